@@ -1,0 +1,121 @@
+"""The app's own settings, read from the environment and from `.env`.
+
+The names are the public interface (deployments set them); never rename one.
+A bad value stops start-up with a message that names the variable (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names every offending variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+    )
+
+    # --- GitHub App (issue 2) -------------------------------------------------------------
+    github_app_id: int | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_url: str = "https://github.com"
+
+    # --- Codegen API (issue 3) ------------------------------------------------------------
+    codegen_api_url: str = "https://api.codegen.com"
+    codegen_api_token: SecretStr | None = None
+    codegen_org_id: int | None = None
+    #: optional YAML/JSON file mapping "owner/repo" or "owner" to another Codegen org id
+    codegen_org_map_path: Path | None = None
+
+    # --- Engine ---------------------------------------------------------------------------
+    database_url: str = "sqlite:///codegen-bot.db"
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    #: public base URL of this bot (used for the manifest flow's redirect and artifact links);
+    #: empty means "derive from the incoming request"
+    public_url: str = ""
+    #: deliveries handled at once by the worker
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    #: longest wait on a GitHub rate limit before a request gives up (seconds)
+    github_max_rate_limit_wait: float = Field(default=900.0, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("github_api_url", "github_url", "codegen_api_url", "public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError("only sqlite:///PATH is supported")
+        return value
+
+    # --- derived --------------------------------------------------------------------------
+    @property
+    def database_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+    def private_key(self) -> str | None:
+        """The App's PEM key, from GITHUB_PRIVATE_KEY or the file at GITHUB_PRIVATE_KEY_PATH."""
+        if self.github_private_key is not None:
+            # keys pasted into env vars often carry literal "\n"
+            return self.github_private_key.get_secret_value().replace("\\n", "\n")
+        if self.github_private_key_path is not None:
+            return self.github_private_key_path.read_text()
+        return None
+
+    @property
+    def app_configured(self) -> bool:
+        """True when the App can authenticate and verify webhooks."""
+        return (
+            self.github_app_id is not None
+            and (self.github_private_key is not None or self.github_private_key_path is not None)
+            and self.github_webhook_secret is not None
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, so log and output scrubbing can mask them."""
+        out: list[str] = []
+        for secret in (self.github_private_key, self.github_webhook_secret, self.codegen_api_token):
+            if secret is not None and secret.get_secret_value():
+                out.append(secret.get_secret_value())
+        return out
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning pydantic's error into one naming each bad variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    if settings.github_private_key_path is not None and not settings.github_private_key_path.is_file():
+        raise SettingsError(
+            f"invalid settings:\n  GITHUB_PRIVATE_KEY_PATH: no file at {settings.github_private_key_path}"
+        )
+    return settings

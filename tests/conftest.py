@@ -1,0 +1,7 @@
+"""Shared pytest configuration: each fixture module is registered here as a plugin."""
+
+pytest_plugins = [
+    "tests.fakes.github_fixtures",
+    "tests.fakes.codegen_fixtures",
+    "tests.support.docker_fixtures",
+]

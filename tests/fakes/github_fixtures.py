@@ -1,0 +1,1 @@
+"""pytest fixtures (registered in tests/conftest.py)."""
