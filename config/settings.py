@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     codegen_org_id: int | None = None
     #: optional YAML/JSON file mapping "owner/repo" or "owner" to another Codegen org id
     codegen_org_map_path: Path | None = None
+    #: an agent run whose status has not changed for this long is reported stale and no longer polled
+    agent_run_stale_minutes: int = Field(default=60, ge=1)
+
+    # --- Validation (issue 4) ---------------------------------------------------------------
+    #: validations run at once
+    validation_concurrency: int = Field(default=2, ge=1, le=64)
+    #: a CA bundle mounted read-only into every snapshot container (for TLS-inspecting proxies); the
+    #: container's SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS point at it
+    snapshot_ca_bundle: Path | None = None
+    #: where the per-repository bare git caches live
+    git_cache_dir: Path = Path(".cache/codegen-bot/git")
 
     # --- Engine ---------------------------------------------------------------------------
     database_url: str = "sqlite:///codegen-bot.db"
@@ -50,6 +61,9 @@ class Settings(BaseSettings):
     public_url: str = ""
     #: deliveries handled at once by the worker
     worker_concurrency: int = Field(default=4, ge=1, le=256)
+    #: the GitHub App manifest served by the setup page (default: app.yml in the working directory,
+    #: else the one beside the source tree)
+    app_manifest_path: Path | None = None
     #: longest wait on a GitHub rate limit before a request gives up (seconds)
     github_max_rate_limit_wait: float = Field(default=900.0, ge=0)
 

@@ -1,0 +1,1 @@
+"""Event handlers (one gidgethub Router per module, merged in handlers/routes.py) and their decisions."""

@@ -1,0 +1,26 @@
+# The bot's own image. Validations need a Docker engine: mount the host's socket
+# (-v /var/run/docker.sock:/var/run/docker.sock) — only the bot talks to it, never a snapshot container.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates chromium \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md app.yml ./
+COPY bot ./bot
+COPY handlers ./handlers
+COPY validators ./validators
+COPY config ./config
+RUN pip install .
+
+RUN useradd --create-home --uid 10001 codegen \
+ && mkdir -p /data && chown codegen /data
+USER codegen
+WORKDIR /data
+ENV DATABASE_URL=sqlite:////data/codegen-bot.db PORT=8080 APP_MANIFEST_PATH=/app/app.yml
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD python -c "import os,urllib.request,sys; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8080\")}/healthz', timeout=4).status == 200 else 1)"
+CMD ["codegen-bot", "serve"]

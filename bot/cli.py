@@ -1,0 +1,95 @@
+"""`codegen-bot` command line.
+
+    codegen-bot serve                       run the App (webhooks, setup page, worker)
+    codegen-bot check-config PATH           validate a .github/codegen.yml: prints errors (exit 1) or "ok" (0)
+    codegen-bot replay DELIVERY_ID          queue a failed delivery again
+
+Exit codes: 0 success; 1 the checked thing failed; 2 bad usage, bad settings or a missing file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from config.settings import SettingsError, load_settings
+
+
+def _serve(_args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.logs import configure_logging
+    from bot.server import BotServer
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    web.run_app(
+        BotServer(settings).make_app(),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=lambda text: print(text, file=sys.stderr),
+    )
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from config.check import check_config_command
+
+    return check_config_command(Path(args.path), sys.stdout)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bot.db import Database
+    from bot.deliveries import DeliveryStore
+    from bot.migrations import MIGRATIONS
+
+    settings = load_settings()
+
+    async def run() -> bool:
+        db = await Database.open(settings.database_path, MIGRATIONS)
+        try:
+            return await DeliveryStore(db).replay(args.delivery_id)
+        finally:
+            await db.close()
+
+    if asyncio.run(run()):
+        print(f"delivery {args.delivery_id} queued again; a running bot handles it within seconds")
+        return 0
+    print(f"no failed delivery with id {args.delivery_id}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codegen-bot", description="The codegen-bot GitHub App")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the App").set_defaults(func=_serve)
+    check = sub.add_parser("check-config", help="validate a .github/codegen.yml file")
+    check.add_argument("path")
+    check.set_defaults(func=_check_config)
+    replay = sub.add_parser("replay", help="queue a failed webhook delivery again")
+    replay.add_argument("delivery_id")
+    replay.set_defaults(func=_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Events that start (or stop) a pull request's validation.
+
+- `pull_request` opened / synchronize / reopened / ready_for_review → validate the head (a push cancels
+  the older commit's validation); closed → cancel.
+- `check_suite` requested / rerequested → validate each open PR of the suite's head SHA.
+- `check_run` rerequested, or its **Re-run** button → validate again; the **Approve and run** button
+  (`ok-to-test`) → approve that head SHA, if the presser has write permission, and validate it.
+
+The repository config is read at the PR's base branch; an invalid config runs nothing (the
+`codegen/config` check run says why).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gidgethub import routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot import issue_comments
+from bot.context import Context
+from handlers.rules.permissions import permission_at_least
+
+router = routing.Router()
+log = logging.getLogger(__name__)
+
+
+def _repo(event: sansio.Event) -> tuple[str, str, str]:
+    repository = event.data["repository"]
+    return repository["owner"]["login"], repository["name"], repository["full_name"]
+
+
+async def validate_pr(
+    ctx: Context, gh: GitHubAPI, full_name: str, pr: dict[str, Any], installation_id: int, trigger: str
+) -> None:
+    owner, name = full_name.split("/", 1)
+    loaded = await ctx.config.load(owner, name, pr["base"]["ref"])
+    if loaded.config is None:
+        log.info("config invalid; validation not started", extra={"repo": full_name, "pr": pr["number"]})
+        return
+    await ctx.validations.request(gh, repo=full_name, pr=pr, installation_id=installation_id, trigger=trigger,
+                                  config=loaded.config)
+
+
+async def _client(event: sansio.Event, ctx: Context) -> tuple[GitHubAPI, int] | None:
+    owner, name, _ = _repo(event)
+    installation_id = (event.data.get("installation") or {}).get("id") or await ctx.repos.installation_id(owner, name)
+    if installation_id is None:
+        return None
+    gh = await ctx.repos.client(owner, name, installation_id)
+    return (gh, installation_id) if gh is not None else None
+
+
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="ready_for_review")
+async def on_pull_request(event: sansio.Event, ctx: Context) -> None:
+    found = await _client(event, ctx)
+    if found is None:
+        return
+    gh, installation_id = found
+    _, _, full_name = _repo(event)
+    await validate_pr(ctx, gh, full_name, event.data["pull_request"], installation_id, f"pull_request.{event.data['action']}")
+
+
+@router.register("pull_request", action="closed")
+async def on_closed(event: sansio.Event, ctx: Context) -> None:
+    found = await _client(event, ctx)
+    if found is None:
+        return
+    _, _, full_name = _repo(event)
+    await ctx.validations.cancel_older(found[0], full_name, int(event.data["pull_request"]["number"]), keep_sha=None)
+
+
+async def _open_prs_for_sha(gh: GitHubAPI, owner: str, name: str, pulls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result = []
+    for ref in pulls:
+        pr = await gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}",
+                              {"owner": owner, "repo": name, "pull_number": ref["number"]})
+        if pr.get("state") == "open":
+            result.append(pr)
+    return result
+
+
+@router.register("check_suite", action="requested")
+@router.register("check_suite", action="rerequested")
+async def on_check_suite(event: sansio.Event, ctx: Context) -> None:
+    suite = event.data["check_suite"]
+    found = await _client(event, ctx)
+    if found is None:
+        return
+    gh, installation_id = found
+    owner, name, full_name = _repo(event)
+    trigger = "check_suite.requested" if event.data["action"] == "requested" else "rerun"
+    for pr in await _open_prs_for_sha(gh, owner, name, suite.get("pull_requests") or []):
+        if pr["head"]["sha"] == suite["head_sha"]:
+            await validate_pr(ctx, gh, full_name, pr, installation_id, trigger)
+
+
+async def _rerun_check_run(event: sansio.Event, ctx: Context, approve: bool) -> None:
+    check_run = event.data["check_run"]
+    found = await _client(event, ctx)
+    if found is None:
+        return
+    gh, installation_id = found
+    owner, name, full_name = _repo(event)
+    if not str(check_run.get("name", "")).startswith("codegen/"):
+        return
+    sender = (event.data.get("sender") or {}).get("login", "")
+    if approve:
+        permission = await ctx.permissions.permission(gh, owner, name, sender)
+        if not permission_at_least(permission, "write"):
+            log.info("ok-to-test pressed by %s without write permission; ignored", sender)
+            return
+        await ctx.validations.store.approve(full_name, check_run["head_sha"], sender)
+    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or []):
+        if pr["head"]["sha"] == check_run["head_sha"]:
+            await validate_pr(ctx, gh, full_name, pr, installation_id, "rerun")
+
+
+@router.register("check_run", action="rerequested")
+async def on_check_run_rerequested(event: sansio.Event, ctx: Context) -> None:
+    await _rerun_check_run(event, ctx, approve=False)
+
+
+@router.register("check_run", action="requested_action")
+async def on_check_run_action(event: sansio.Event, ctx: Context) -> None:
+    identifier = (event.data.get("requested_action") or {}).get("identifier")
+    if identifier == "rerun":
+        await _rerun_check_run(event, ctx, approve=False)
+    elif identifier == "ok-to-test":
+        await _rerun_check_run(event, ctx, approve=True)
+    elif identifier == "fix":
+        await _fix_from_button(event, ctx)
+
+
+async def _fix_from_button(event: sansio.Event, ctx: Context) -> None:
+    """The **Fix with Codegen** button: the presser needs `agent.min_permission`."""
+    check_run = event.data["check_run"]
+    found = await _client(event, ctx)
+    if found is None:
+        return
+    gh, installation_id = found
+    owner, name, full_name = _repo(event)
+    sender = (event.data.get("sender") or {}).get("login", "")
+    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or []):
+        loaded = await ctx.config.load(owner, name, pr["base"]["ref"])
+        required = loaded.config.agent.min_permission if loaded.config is not None else "write"
+        if not permission_at_least(await ctx.permissions.permission(gh, owner, name, sender), required):
+            log.info("fix pressed by %s without %s permission; ignored", sender, required)
+            return
+        outcome = await ctx.auto_fix.fix_requested(
+            gh, repo=full_name, pr=pr, installation_id=installation_id, user=sender, extra="",
+            command_comment_id=None,
+        )
+        await issue_comments.post(gh, owner, name, int(pr["number"]), f"@{sender} pressed **Fix with Codegen**: {outcome}")

@@ -1,0 +1,441 @@
+"""The fake GitHub's POST /graphql: only enablePullRequestAutoMerge and disablePullRequestAutoMerge.
+
+The input field names and types are those of tests/fixtures/github/graphql-automerge.md (GitHub's
+schema.graphql). This is not a GraphQL implementation: a small parser reads one mutation with one
+top-level field, its `input:` argument (a `$variable` or an object literal whose values are variables or
+literals), and the selection set, which decides the shape of the answer like GraphQL would.
+
+What the fake refuses, and how:
+- A query or mutation other than these two, an unknown input field, a missing or wrongly typed field,
+  a variable declared with the wrong type, or a selected field the fake does not know: `GraphQLContract`
+  (FakeGitHub records it as a contract violation) and an `errors` answer like GitHub's validation errors.
+- Domain refusals that GitHub answers with `errors` (the request itself is fine): unknown node id,
+  auto-merge not allowed on the repository, pull request already clean or a draft or closed,
+  `expectedHeadOid` not the head.
+
+Decisions:
+- The pull request node id is `Pull.node_id`; `autoMergeRequest` reflects `Pull.auto_merge`, which is
+  also what REST `auto_merge` shows.
+- Known selectable fields: payload `actor`, `clientMutationId`, `pullRequest`; PullRequest `id`, `number`,
+  `url`, `title`, `state`, `isDraft`, `merged`, `headRefOid`, `headRefName`, `baseRefName`,
+  `autoMergeRequest`; AutoMergeRequest (all fields in the note); Actor `login`; `__typename` anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.github_bodies import iso
+from tests.fakes.github_state import Pull, Repo, World
+
+MERGE_METHODS = ("MERGE", "REBASE", "SQUASH")
+INPUTS: dict[str, dict[str, tuple[str, bool]]] = {
+    "enablePullRequestAutoMerge": {
+        "pullRequestId": ("ID", True),
+        "mergeMethod": ("PullRequestMergeMethod", False),
+        "commitHeadline": ("String", False),
+        "commitBody": ("String", False),
+        "authorEmail": ("String", False),
+        "expectedHeadOid": ("GitObjectID", False),
+        "clientMutationId": ("String", False),
+    },
+    "disablePullRequestAutoMerge": {
+        "pullRequestId": ("ID", True),
+        "clientMutationId": ("String", False),
+    },
+}
+INPUT_TYPES = {
+    "enablePullRequestAutoMerge": "EnablePullRequestAutoMergeInput",
+    "disablePullRequestAutoMerge": "DisablePullRequestAutoMergeInput",
+}
+FIELDS: dict[str, dict[str, str | None]] = {
+    "Payload": {"actor": "Actor", "clientMutationId": None, "pullRequest": "PullRequest"},
+    "PullRequest": {
+        "id": None,
+        "number": None,
+        "url": None,
+        "title": None,
+        "state": None,
+        "isDraft": None,
+        "merged": None,
+        "headRefOid": None,
+        "headRefName": None,
+        "baseRefName": None,
+        "autoMergeRequest": "AutoMergeRequest",
+    },
+    "AutoMergeRequest": {
+        "authorEmail": None,
+        "commitBody": None,
+        "commitHeadline": None,
+        "enabledAt": None,
+        "enabledBy": "Actor",
+        "mergeMethod": None,
+        "pullRequest": "PullRequest",
+    },
+    "Actor": {"login": None, "avatarUrl": None, "url": None},
+}
+
+
+Authorize = Callable[[str], tuple[str, str] | None]
+
+
+class GraphQLContract(Exception):
+    """The document breaks GitHub's GraphQL schema (a bug in the caller)."""
+
+
+@dataclass
+class Var:
+    name: str
+
+
+@dataclass
+class Selection:
+    name: str
+    alias: str
+    children: list[Selection]
+    args: dict[str, Any]
+
+
+_TOKEN = re.compile(
+    r'\s*(?:(?P<comment>#[^\n]*)|(?P<string>"(?:[^"\\]|\\.)*")|(?P<punct>\.\.\.|[!$():=@\[\]{}|,])'
+    r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<name>[_A-Za-z][_0-9A-Za-z]*))"
+)
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise GraphQLContract(f"Parse error near {text[pos : pos + 20]!r}")
+        pos = match.end()
+        kind = match.lastgroup
+        if kind == "comment" or (kind == "punct" and match.group(kind) == ","):
+            continue
+        out.append(match.group(kind or 0))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise GraphQLContract(f"Parse error: expected {expected or 'a token'}, got {tok!r}")
+        self.i += 1
+        return tok
+
+    def document(self) -> tuple[str, dict[str, str], Selection]:
+        kind = "query"
+        if self.peek() in ("mutation", "query", "subscription"):
+            kind = self.take()
+            if self.peek() not in ("(", "{"):
+                self.take()  # operation name
+        variables: dict[str, str] = {}
+        if self.peek() == "(":
+            self.take("(")
+            while self.peek() != ")":
+                self.take("$")
+                name = self.take()
+                self.take(":")
+                variables[name] = self.type_ref()
+                if self.peek() == "=":
+                    self.take("=")
+                    self.value()
+            self.take(")")
+        self.take("{")
+        top = self.selection()
+        if self.peek() != "}":
+            raise GraphQLContract("The fake GitHub accepts exactly one top-level field per mutation")
+        self.take("}")
+        if self.peek() is not None:
+            raise GraphQLContract("The fake GitHub accepts one operation per document")
+        if kind != "mutation":
+            raise GraphQLContract(f"Only mutations are served by the fake GitHub, not a {kind}")
+        return kind, variables, top
+
+    def type_ref(self) -> str:
+        if self.peek() == "[":
+            self.take("[")
+            inner = self.type_ref()
+            self.take("]")
+            text = f"[{inner}]"
+        else:
+            text = self.take()
+        if self.peek() == "!":
+            self.take("!")
+            text += "!"
+        return text
+
+    def value(self) -> Any:
+        tok = self.take()
+        if tok == "$":
+            return Var(self.take())
+        if tok == "{":
+            obj: dict[str, Any] = {}
+            while self.peek() != "}":
+                key = self.take()
+                self.take(":")
+                obj[key] = self.value()
+            self.take("}")
+            return obj
+        if tok == "[":
+            items = []
+            while self.peek() != "]":
+                items.append(self.value())
+            self.take("]")
+            return items
+        if tok.startswith('"'):
+            return bytes(tok[1:-1], "utf-8").decode("unicode_escape")
+        if tok in ("true", "false"):
+            return tok == "true"
+        if tok == "null":
+            return None
+        if re.fullmatch(r"-?\d+", tok):
+            return int(tok)
+        return ("ENUM", tok)
+
+    def arguments(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.peek() == "(":
+            self.take("(")
+            while self.peek() != ")":
+                name = self.take()
+                self.take(":")
+                args[name] = self.value()
+            self.take(")")
+        return args
+
+    def selection(self) -> Selection:
+        name = self.take()
+        alias = name
+        if self.peek() == ":":
+            self.take(":")
+            name = self.take()
+        args = self.arguments()
+        children: list[Selection] = []
+        if self.peek() == "{":
+            self.take("{")
+            while self.peek() != "}":
+                children.append(self.selection())
+            self.take("}")
+        return Selection(name, alias, children, args)
+
+
+def _check_type(field: str, expected: str, value: Any) -> None:
+    if value is None:
+        return
+    if expected == "PullRequestMergeMethod":
+        raw = value[1] if isinstance(value, tuple) else value
+        if raw not in MERGE_METHODS:
+            raise GraphQLContract(f"Argument '{field}' has an invalid value: expected one of {MERGE_METHODS}")
+        return
+    if isinstance(value, tuple) or not isinstance(value, str):
+        raise GraphQLContract(f"Argument '{field}' has an invalid value: expected type '{expected}'")
+    if expected == "GitObjectID" and not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise GraphQLContract(f"Argument '{field}' has an invalid value: not a git object id")
+
+
+class GraphQL:
+    """Executes the two auto-merge mutations against the world."""
+
+    def __init__(self, world: World, actor: Callable[[], str]) -> None:
+        self.world = world
+        self._actor = actor
+
+    def execute(
+        self, document: str, variables: dict[str, Any] | None, authorize: Authorize
+    ) -> tuple[str, dict[str, Any]]:
+        """(mutation name, response body). GraphQLContract for schema errors. `authorize(repo full name)`
+        returns (error type, message) when the caller may not touch that repository's pull requests."""
+        variables = variables or {}
+        _, declared, top = _Parser(document).document()
+        if top.name not in INPUTS:
+            raise GraphQLContract(f"Field '{top.name}' is not served by the fake GitHub (only auto-merge)")
+        args = top.args
+        if set(args) != {"input"}:
+            raise GraphQLContract(f"'{top.name}' takes exactly one argument, 'input'")
+        raw_input = args["input"]
+        if isinstance(raw_input, Var):
+            decl = declared.get(raw_input.name)
+            if decl != f"{INPUT_TYPES[top.name]}!":
+                raise GraphQLContract(
+                    f"Variable '${raw_input.name}' of type '{decl}' is used where "
+                    f"'{INPUT_TYPES[top.name]}!' is expected"
+                )
+            value = variables.get(raw_input.name)
+            if not isinstance(value, dict):
+                raise GraphQLContract(f"Variable '${raw_input.name}' must be an input object")
+            data = dict(value)
+        elif isinstance(raw_input, dict):
+            data = {}
+            for key, item in raw_input.items():
+                if isinstance(item, Var):
+                    spec = INPUTS[top.name].get(key)
+                    decl = declared.get(item.name)
+                    if decl is None:
+                        raise GraphQLContract(f"Variable '${item.name}' is not declared")
+                    if spec is not None and decl.rstrip("!") != spec[0]:
+                        raise GraphQLContract(
+                            f"Type mismatch on variable ${item.name} and argument {key} ({decl} / {spec[0]})"
+                        )
+                    data[key] = variables.get(item.name)
+                else:
+                    data[key] = item
+        else:
+            raise GraphQLContract("Argument 'input' must be an input object")
+        for key, value in data.items():
+            if key not in INPUTS[top.name]:
+                raise GraphQLContract(
+                    f"InputObject '{INPUT_TYPES[top.name]}' doesn't accept argument '{key}'"
+                )
+            _check_type(key, INPUTS[top.name][key][0], value)
+        for key, (_, required) in INPUTS[top.name].items():
+            if required and data.get(key) is None:
+                raise GraphQLContract(
+                    f"Argument '{key}' on InputObject '{INPUT_TYPES[top.name]}' is required"
+                )
+        for child in top.children:
+            _check_selection(child, "Payload")
+        data = {k: (v[1] if isinstance(v, tuple) else v) for k, v in data.items()}
+        return top.name, self._run(top, data, authorize)
+
+    def _find(self, node: str) -> tuple[Repo, Pull] | None:
+        for repo in self.world.repos.values():
+            for pull in repo.pulls.values():
+                if pull.node_id == node:
+                    return repo, pull
+        return None
+
+    def _run(self, top: Selection, data: dict[str, Any], authorize: Authorize) -> dict[str, Any]:
+        found = self._find(data["pullRequestId"])
+        refusal = authorize(found[0].full_name) if found else None
+        if found is None or (refusal and refusal[0] == "NOT_FOUND"):
+            message = f"Could not resolve to a node with the global id of '{data['pullRequestId']}'"
+            return _error(top, message, "NOT_FOUND")
+        if refusal:
+            return _error(top, refusal[1], refusal[0])
+        repo, pull = found
+        if top.name == "enablePullRequestAutoMerge":
+            problem = None
+            if not repo.allow_auto_merge:
+                problem = "Pull request Auto merge is not allowed for this repository"
+            elif pull.state != "open" or pull.merged:
+                problem = "Pull request Pull request is closed"
+            elif pull.draft:
+                problem = "Pull request Pull request is in draft state"
+            elif pull.mergeable_state == "clean":
+                problem = "Pull request Pull request is in clean status"
+            elif data.get("expectedHeadOid") not in (None, pull.head_sha):
+                problem = "Pull request Head sha didn't match expected head sha"
+            if problem:
+                return _error(top, problem, "UNPROCESSABLE")
+            pull.auto_merge = {
+                "enabled_by": {"login": self._actor()},
+                "merge_method": (data.get("mergeMethod") or "MERGE").lower(),
+                "commit_title": data.get("commitHeadline"),
+                "commit_message": data.get("commitBody"),
+                "enabled_at": self.world.clock(),
+                "author_email": data.get("authorEmail"),
+            }
+        else:
+            pull.auto_merge = None
+        payload = {
+            "actor": {"login": self._actor()},
+            "clientMutationId": data.get("clientMutationId"),
+            "pullRequest": pull,
+        }
+        return {"data": {top.alias: _shape(top.children, payload, repo, pull)}}
+
+
+def _check_selection(sel: Selection, type_name: str) -> None:
+    if sel.name == "__typename":
+        return
+    fields = FIELDS[type_name]
+    if sel.name not in fields:
+        raise GraphQLContract(
+            f"Field '{sel.name}' doesn't exist on type '{type_name}' (as far as the fake knows)"
+        )
+    child_type = fields[sel.name]
+    if child_type is None and sel.children:
+        raise GraphQLContract(f"Selections can't be made on scalars (field '{sel.name}')")
+    if child_type is not None:
+        if not sel.children:
+            raise GraphQLContract(f"Field must have selections (field '{sel.name}' returns {child_type})")
+        for child in sel.children:
+            _check_selection(child, child_type)
+
+
+def _pull_value(field: str, pull: Pull, repo: Repo) -> Any:
+    values = {
+        "id": pull.node_id,
+        "number": pull.number,
+        "url": f"https://github.com/{repo.full_name}/pull/{pull.number}",
+        "title": pull.title,
+        "state": "MERGED" if pull.merged else pull.state.upper(),
+        "isDraft": pull.draft,
+        "merged": pull.merged,
+        "headRefOid": pull.head_sha,
+        "headRefName": pull.head_ref,
+        "baseRefName": pull.base_ref,
+    }
+    return values[field]
+
+
+def _shape(
+    selections: list[Selection], value: Any, repo: Repo, pull: Pull, type_name: str = "Payload"
+) -> Any:
+    """The answer for a selection set, like GraphQL shapes it."""
+    if value is None:
+        return None
+    out: dict[str, Any] = {}
+    for sel in selections:
+        if sel.name == "__typename":
+            out[sel.alias] = {"Payload": "EnablePullRequestAutoMergePayload"}.get(type_name, type_name)
+            continue
+        child_type = FIELDS[type_name][sel.name]
+        if type_name == "PullRequest":
+            raw: Any = (
+                value.auto_merge if sel.name == "autoMergeRequest" else _pull_value(sel.name, value, repo)
+            )
+        elif type_name == "AutoMergeRequest":
+            raw = {
+                "authorEmail": value.get("author_email"),
+                "commitBody": value.get("commit_message"),
+                "commitHeadline": value.get("commit_title"),
+                "enabledAt": iso(value.get("enabled_at")),
+                "enabledBy": value.get("enabled_by"),
+                "mergeMethod": str(value.get("merge_method", "merge")).upper(),
+                "pullRequest": pull,
+            }[sel.name]
+        elif type_name == "Actor":
+            login = value["login"]
+            raw = {
+                "login": login,
+                "avatarUrl": "https://avatars.githubusercontent.com/u/1",
+                "url": f"https://github.com/{login}",
+            }[sel.name]
+        else:
+            raw = value[sel.name]
+        out[sel.alias] = _shape(sel.children, raw, repo, pull, child_type) if child_type else raw
+    return out
+
+
+def _error(top: Selection, message: str, kind: str) -> dict[str, Any]:
+    return {
+        "data": {top.alias: None},
+        "errors": [
+            {"type": kind, "path": [top.alias], "locations": [{"line": 1, "column": 1}], "message": message}
+        ],
+    }

@@ -1,0 +1,71 @@
+"""Recorded webhook payloads, re-pointed at the fake GitHub's state (repo, installation, PR, comment)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.fakes.github import FakeGitHub
+from tests.support.webhooks import payload
+
+
+def _repository(data: dict[str, Any], full_name: str) -> None:
+    owner, name = full_name.split("/", 1)
+    repo = data["repository"]
+    repo["full_name"] = full_name
+    repo["name"] = name
+    repo["owner"]["login"] = owner
+    repo["clone_url"] = f"https://github.example/{full_name}.git"
+
+
+def pull_request_event(
+    fake: FakeGitHub, full_name: str, number: int, installation_id: int, action: str = "opened",
+    sender: str = "octocat",
+) -> dict[str, Any]:
+    """`pull_request/opened.payload.json` rewritten to describe the fake's PR `number` in `full_name`."""
+    data = copy.deepcopy(payload("pull_request/opened"))
+    data["action"] = action
+    _repository(data, full_name)
+    data["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+    pull = fake.repo(full_name).pulls[number]
+    pr = data["pull_request"]
+    pr["number"] = number
+    data["number"] = number
+    pr["state"] = pull.state
+    pr["draft"] = pull.draft
+    pr["title"] = pull.title
+    pr["user"]["login"] = pull.user
+    pr["head"]["sha"] = pull.head_sha
+    pr["head"]["ref"] = pull.head_ref
+    pr["head"]["repo"] = copy.deepcopy(data["repository"])
+    _repository({"repository": pr["head"]["repo"]}, pull.head_repo or full_name)
+    pr["base"]["ref"] = pull.base_ref
+    pr["base"]["repo"] = copy.deepcopy(data["repository"])
+    data["sender"]["login"] = sender
+    return data
+
+
+def issue_comment_event(
+    fake: FakeGitHub, full_name: str, number: int, installation_id: int, body: str, *, user: str = "octocat",
+    user_type: str = "User", comment_id: int | None = None,
+) -> dict[str, Any]:
+    """`issue_comment/created.payload.json` for a comment on the fake's issue or PR `number`."""
+    data = copy.deepcopy(payload("issue_comment/created"))
+    _repository(data, full_name)
+    data["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+    issue = fake.repo(full_name).issues[number]
+    data["issue"]["number"] = number
+    data["issue"]["title"] = issue.title
+    data["issue"]["body"] = issue.body
+    data["issue"]["html_url"] = f"https://github.example/{full_name}/issues/{number}"
+    if getattr(issue, "is_pull", False):
+        data["issue"]["pull_request"] = {"url": f"https://api.github.example/repos/{full_name}/pulls/{number}"}
+    else:
+        data["issue"].pop("pull_request", None)
+    comment = fake.add_comment(full_name, number, body, user=user)
+    data["comment"]["id"] = comment_id or comment.id
+    data["comment"]["body"] = body
+    data["comment"]["user"]["login"] = user
+    data["comment"]["user"]["type"] = user_type
+    data["sender"]["login"] = user
+    return data
