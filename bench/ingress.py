@@ -94,7 +94,9 @@ def run_wrk(url: str, path: str, body_file: Path, duration: int, connections: in
     script.write_text(LUA % {"body": body_file, "signature": signature, "path": path, "run": os.urandom(4).hex()})
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url + path],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -107,7 +109,11 @@ def run_wrk(url: str, path: str, body_file: Path, duration: int, connections: in
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     return {
-        "rps": rps, "requests": total, "non2xx": non2xx, "p50_ms": pct("50"), "p99_ms": pct("99"),
+        "rps": rps,
+        "requests": total,
+        "non2xx": non2xx,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
         "socket_errors": errors.group(1) if errors else "none",
     }
 
@@ -126,13 +132,23 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def bench_bot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, float]:
     stub_port, port = free_port(), free_port()
-    stub = start([sys.executable, str(ROOT / "bench" / "github_stub.py"), str(stub_port)], dict(os.environ), tmp, tmp / "stub.log")
+    stub = start(
+        [sys.executable, str(ROOT / "bench" / "github_stub.py"), str(stub_port)],
+        dict(os.environ),
+        tmp,
+        tmp / "stub.log",
+    )
     db = tmp / "bench.db"
     env = {
         **os.environ,
-        "GITHUB_APP_ID": "1", "GITHUB_PRIVATE_KEY": pem, "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": f"http://127.0.0.1:{stub_port}", "DATABASE_URL": f"sqlite:///{db}",
-        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING",
+        "GITHUB_APP_ID": "1",
+        "GITHUB_PRIVATE_KEY": pem,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_API_URL": f"http://127.0.0.1:{stub_port}",
+        "DATABASE_URL": f"sqlite:///{db}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
     }
     bot = start([str(Path(sys.executable).parent / "codegen-bot"), "serve"], env, tmp, tmp / "bot.log")
     try:
@@ -176,13 +192,23 @@ def bench_probot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, flo
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=probot_dir, check=True)
     port = free_port()
     env = {
-        **os.environ, "APP_ID": "1", "PRIVATE_KEY": pem, "WEBHOOK_SECRET": SECRET, "PORT": str(port),
-        "HOST": "127.0.0.1", "LOG_LEVEL": "warn", "NODE_ENV": "production",
+        **os.environ,
+        "APP_ID": "1",
+        "PRIVATE_KEY": pem,
+        "WEBHOOK_SECRET": SECRET,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "LOG_LEVEL": "warn",
+        "NODE_ENV": "production",
     }
-    proc = start(["node", "node_modules/probot/bin/probot.js", "run", "./index.js"], env, probot_dir, tmp / "probot.log")
+    proc = start(
+        ["node", "node_modules/probot/bin/probot.js", "run", "./index.js"], env, probot_dir, tmp / "probot.log"
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/github/webhooks", ok=(200, 404, 405, 400))
-        return run_wrk(f"http://127.0.0.1:{port}", "/api/github/webhooks", PAYLOAD, args.duration, args.connections, tmp)
+        return run_wrk(
+            f"http://127.0.0.1:{port}", "/api/github/webhooks", PAYLOAD, args.duration, args.connections, tmp
+        )
     finally:
         stop(proc)
 
@@ -197,7 +223,9 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     results: dict[str, dict[str, float] | None] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -215,7 +243,8 @@ def main() -> None:
     bot = results["codegen-bot (persisted)"]
     assert bot is not None
     print(
-        f"codegen-bot: {bot['requests']} requests, {bot['stored']} stored, handled all in {bot['drain_s']:.1f} s after the load"
+        f"codegen-bot: {bot['requests']} requests, {bot['stored']} stored,"
+        f" handled all in {bot['drain_s']:.1f} s after the load"
         f" ({bot['pending_after_drain']} still pending), socket errors: {bot['socket_errors']}"
     )
     print(json.dumps(results, indent=1))

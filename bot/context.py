@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from bot.permissions import PermissionCache
     from bot.repo_access import RepoAccess
     from config.loader import RepoConfigLoader
+    from config.settings import Settings
     from handlers.auto_fix import AutoFix
     from handlers.merge_lifecycle import Merges
     from handlers.validation_lifecycle import Validations
-    from config.settings import Settings
 
 
 @dataclass(frozen=True)

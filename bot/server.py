@@ -15,10 +15,10 @@ from aiohttp import web
 
 from bot.context import Context
 from bot.db import Database
-from bot.jobs import JobQueue
 from bot.deliveries import DeliveryStore
 from bot.github import convert_manifest
 from bot.intake import MAX_BODY, WebhookIntake
+from bot.jobs import JobQueue
 from bot.metrics import Metrics
 from bot.migrations import MIGRATIONS
 from bot.redact import register_secret

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import aiohttp
+from validators.git_source import GitCache
 
 from bot.agent_runs import AgentRunStore
 from bot.codegen import CodegenClient
@@ -16,15 +17,14 @@ from bot.installations import InstallationStore
 from bot.jobs import JobQueue
 from bot.permissions import PermissionCache
 from bot.pull_requests import PullRequestStore
-from bot.validations import ValidationRecord, ValidationStore
 from bot.repo_access import RepoAccess
+from bot.validations import ValidationRecord, ValidationStore
 from config.loader import FetchedFile, RepoConfigLoader, github_contents_fetcher
 from config.settings import Settings
 from handlers.agent_lifecycle import AgentRuns
 from handlers.auto_fix import AutoFix
 from handlers.merge_lifecycle import Merges
 from handlers.validation_lifecycle import Validations
-from validators.git_source import GitCache
 from validators.outcome import ValidationReport
 
 

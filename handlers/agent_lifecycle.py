@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bot.codegen import AgentRun, CodegenError, CodegenQuotaReached
 from gidgethub.abc import GitHubAPI
 
 from bot import issue_comments
 from bot.agent_runs import AgentRunRecord
-from bot.codegen import AgentRun, CodegenError, CodegenQuotaReached
 from bot.context import Context
 from bot.jobs import Job, JobQueue, Retry
 from handlers.messages.agent_prompt import PromptContext, build_prompt, build_resume_prompt
@@ -104,14 +104,27 @@ class AgentRuns:
 
     # --- starting -----------------------------------------------------------------------------
     async def start(
-        self, *, thread_repo: str, number: int, thread_kind: str, installation_id: int, command: str,
-        requested_by: str, command_comment_id: int | None, fix_attempt: int | None = None,
+        self,
+        *,
+        thread_repo: str,
+        number: int,
+        thread_kind: str,
+        installation_id: int,
+        command: str,
+        requested_by: str,
+        command_comment_id: int | None,
+        fix_attempt: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> AgentRunRecord:
         """Record the run, show it as queued, and queue its creation on Codegen."""
         record = await self.ctx.agent_runs.create(
-            repo=thread_repo, number=number, thread_kind=thread_kind, installation_id=installation_id,
-            command=command, requested_by=requested_by, command_comment_id=command_comment_id,
+            repo=thread_repo,
+            number=number,
+            thread_kind=thread_kind,
+            installation_id=installation_id,
+            command=command,
+            requested_by=requested_by,
+            command_comment_id=command_comment_id,
             fix_attempt=fix_attempt,
         )
         record = await self.render(record)
@@ -127,7 +140,8 @@ class AgentRuns:
         head_branch = base_branch = None
         if record.thread_kind == "pull_request":
             pr = await gh.getitem(
-                "/repos/{owner}/{repo}/pulls/{pull_number}", {"owner": owner, "repo": repo, "pull_number": record.number}
+                "/repos/{owner}/{repo}/pulls/{pull_number}",
+                {"owner": owner, "repo": repo, "pull_number": record.number},
             )
             head_branch, base_branch = pr["head"]["ref"], pr["base"]["ref"]
         comments: list[tuple[str, str]] = []
@@ -181,7 +195,9 @@ class AgentRuns:
             try:
                 run = await self.ctx.codegen.create_run(org_id, prompt, metadata=metadata_for(record, html_url))
             except CodegenQuotaReached as exc:
-                await self._fail(record, f"Codegen refused the run: the organisation's agent-run quota is reached ({exc.message}).")
+                await self._fail(
+                    record, f"Codegen refused the run: the organisation's agent-run quota is reached ({exc.message})."
+                )
                 return None
             except CodegenError as exc:
                 if exc.status is not None and 400 <= exc.status < 500:
@@ -189,18 +205,31 @@ class AgentRuns:
                     return None
                 raise  # transient: the job queue retries with backoff
         record = await self.ctx.agent_runs.update(
-            record.id, status="running", codegen_run_id=run.id, codegen_org_id=org_id, web_url=run.web_url,
-            codegen_status=run.status, prompt=prompt, progressed=True,
+            record.id,
+            status="running",
+            codegen_run_id=run.id,
+            codegen_org_id=org_id,
+            web_url=run.web_url,
+            codegen_status=run.status,
+            prompt=prompt,
+            progressed=True,
         )
         await self.render(record)
-        await self.jobs.enqueue(POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id), delay=poll_delay(0, 0))
+        await self.jobs.enqueue(
+            POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id), delay=poll_delay(0, 0)
+        )
         return None
 
     # --- resuming -----------------------------------------------------------------------------
     async def resume(self, record: AgentRunRecord, kind: str, text: str, requested_by: str) -> AgentRunRecord:
         prompt = text if kind == "fix" else build_resume_prompt(kind, text)
         record = await self.ctx.agent_runs.update(
-            record.id, status="running", answer_kind=None, error=None, requested_by=requested_by, progressed=True,
+            record.id,
+            status="running",
+            answer_kind=None,
+            error=None,
+            requested_by=requested_by,
+            progressed=True,
         )
         await self.render(record)
         await self.jobs.enqueue(RESUME, {"run_id": record.id, "prompt": prompt}, key=f"agent_resume:{record.id}")
@@ -220,8 +249,12 @@ class AgentRuns:
             raise
         record = await self.ctx.agent_runs.update(record.id, codegen_status=run.status, progressed=True)
         await self.render(record)
-        await self.jobs.enqueue(POLL, {"run_id": record.id, "unchanged": 0, "resumed": True},
-                                key=poll_key(record.id), delay=poll_delay(0, 0))
+        await self.jobs.enqueue(
+            POLL,
+            {"run_id": record.id, "unchanged": 0, "resumed": True},
+            key=poll_key(record.id),
+            delay=poll_delay(0, 0),
+        )
         return None
 
     # --- following ----------------------------------------------------------------------------
@@ -232,7 +265,12 @@ class AgentRuns:
         assert record.codegen_org_id is not None
         run = await self.ctx.codegen.get_run(record.codegen_org_id, record.codegen_run_id)
         # a resumed run may still show its previous terminal status for a moment: wait for it to move
-        if job.payload.get("resumed") and run.terminal and run.status == record.codegen_status and run.result == record.result:
+        if (
+            job.payload.get("resumed")
+            and run.terminal
+            and run.status == record.codegen_status
+            and run.result == record.result
+        ):
             return Retry(after=poll_delay(0, 0), payload={**job.payload})
         changed = run.status != record.codegen_status
         if run.terminal:
@@ -266,8 +304,14 @@ class AgentRuns:
         ]
         kind = classify_answer(run.result, run.github_pull_requests)
         record = await self.ctx.agent_runs.update(
-            record.id, status="finished", codegen_status=run.status, answer_kind=kind.value, result=run.result,
-            linked_prs=prs, web_url=run.web_url or record.web_url, progressed=True,
+            record.id,
+            status="finished",
+            codegen_status=run.status,
+            answer_kind=kind.value,
+            result=run.result,
+            linked_prs=prs,
+            web_url=run.web_url or record.web_url,
+            progressed=True,
         )
         if kind is AnswerKind.PR:
             for pr in prs:

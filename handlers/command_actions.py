@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from handlers import loop_commands, validation_commands
+from handlers.command_call import CommandCall
 from handlers.messages.help import HELP_TEXT
 from handlers.messages.run_status import render_status_report
 from handlers.rules.agent_answer import AnswerKind
-from handlers.rules.commands import Command, CommandKind
-from handlers import loop_commands, validation_commands
-from handlers.command_call import CommandCall
+from handlers.rules.commands import CommandKind
 from handlers.run_view import status_view
-
 
 Action = Callable[[CommandCall], Awaitable[None]]
 

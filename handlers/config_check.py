@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from config.loader import LoadedConfig
 from gidgethub import routing, sansio
 
 from bot import check_runs
 from bot.context import Context
+from config.loader import LoadedConfig
 
 router = routing.Router()
 log = logging.getLogger(__name__)

@@ -77,8 +77,10 @@ class Merges:
 
     async def schedule(self, repo: str, number: int, installation_id: int, delay: float = DEBOUNCE) -> None:
         await self.jobs.enqueue(
-            JOB, {"repo": repo, "number": number, "installation_id": installation_id},
-            key=f"merge:{repo}#{number}", delay=delay,
+            JOB,
+            {"repo": repo, "number": number, "installation_id": installation_id},
+            key=f"merge:{repo}#{number}",
+            delay=delay,
         )
 
     async def evaluate(self, gh: GitHubAPI, repo: str, number: int) -> tuple[MergeDecision, dict[str, Any] | None]:
@@ -123,12 +125,17 @@ class Merges:
         checks = ", ".join(f"`{c}`" for c in decision.checks) or "none required"
         if merge.use_github_auto_merge:
             await gh.graphql(
-                ENABLE_AUTO_MERGE, endpoint=graphql_url(self.ctx.settings.github_api_url),
-                pullRequestId=pr["node_id"], mergeMethod=_GRAPHQL_METHOD[decision.method],
+                ENABLE_AUTO_MERGE,
+                endpoint=graphql_url(self.ctx.settings.github_api_url),
+                pullRequestId=pr["node_id"],
+                mergeMethod=_GRAPHQL_METHOD[decision.method],
                 expectedHeadOid=decision.sha,
             )
             await issue_comments.post(
-                gh, owner, repo, number,
+                gh,
+                owner,
+                repo,
+                number,
                 f"Validated `{decision.sha[:12]}` ({checks} passed): GitHub's auto-merge is enabled for exactly"
                 f" this commit ({decision.method}).",
             )
@@ -142,7 +149,10 @@ class Merges:
         except BadRequest as exc:
             if exc.status_code in (405, 409):
                 why = "its head moved after validation" if exc.status_code == 409 else "GitHub says it is not mergeable"
-                notice = f"Did not merge `{decision.sha[:12]}`: {why} ({exc.status_code}). A new validation follows any new push."
+                notice = (
+                    f"Did not merge `{decision.sha[:12]}`: {why} ({exc.status_code})."
+                    " A new validation follows any new push."
+                )
                 state = await self.prs.get(full_name, number)
                 if state.last_notice != notice:
                     await issue_comments.post(gh, owner, repo, number, notice)
@@ -152,7 +162,10 @@ class Merges:
         merge_sha = result.get("sha", "")
         await self.prs.set(full_name, number, merged_sha=merge_sha, merge_requested_by=None)
         await issue_comments.post(
-            gh, owner, repo, number,
+            gh,
+            owner,
+            repo,
+            number,
             f"Merged `{decision.sha[:12]}` ({decision.method}) after validating exactly that commit:"
             f" {checks} passed. Merge commit: `{merge_sha[:12]}`.",
         )

@@ -39,8 +39,9 @@ async def validate_pr(
     if loaded.config is None:
         log.info("config invalid; validation not started", extra={"repo": full_name, "pr": pr["number"]})
         return
-    await ctx.validations.request(gh, repo=full_name, pr=pr, installation_id=installation_id, trigger=trigger,
-                                  config=loaded.config)
+    await ctx.validations.request(
+        gh, repo=full_name, pr=pr, installation_id=installation_id, trigger=trigger, config=loaded.config
+    )
 
 
 async def _client(event: sansio.Event, ctx: Context) -> tuple[GitHubAPI, int] | None:
@@ -62,7 +63,9 @@ async def on_pull_request(event: sansio.Event, ctx: Context) -> None:
         return
     gh, installation_id = found
     _, _, full_name = _repo(event)
-    await validate_pr(ctx, gh, full_name, event.data["pull_request"], installation_id, f"pull_request.{event.data['action']}")
+    await validate_pr(
+        ctx, gh, full_name, event.data["pull_request"], installation_id, f"pull_request.{event.data['action']}"
+    )
 
 
 @router.register("pull_request", action="closed")
@@ -77,8 +80,9 @@ async def on_closed(event: sansio.Event, ctx: Context) -> None:
 async def _open_prs_for_sha(gh: GitHubAPI, owner: str, name: str, pulls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     result = []
     for ref in pulls:
-        pr = await gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}",
-                              {"owner": owner, "repo": name, "pull_number": ref["number"]})
+        pr = await gh.getitem(
+            "/repos/{owner}/{repo}/pulls/{pull_number}", {"owner": owner, "repo": name, "pull_number": ref["number"]}
+        )
         if pr.get("state") == "open":
             result.append(pr)
     return result
@@ -152,7 +156,14 @@ async def _fix_from_button(event: sansio.Event, ctx: Context) -> None:
             log.info("fix pressed by %s without %s permission; ignored", sender, required)
             return
         outcome = await ctx.auto_fix.fix_requested(
-            gh, repo=full_name, pr=pr, installation_id=installation_id, user=sender, extra="",
+            gh,
+            repo=full_name,
+            pr=pr,
+            installation_id=installation_id,
+            user=sender,
+            extra="",
             command_comment_id=None,
         )
-        await issue_comments.post(gh, owner, name, int(pr["number"]), f"@{sender} pressed **Fix with Codegen**: {outcome}")
+        await issue_comments.post(
+            gh, owner, name, int(pr["number"]), f"@{sender} pressed **Fix with Codegen**: {outcome}"
+        )

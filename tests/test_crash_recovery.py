@@ -78,7 +78,9 @@ async def test_kill_9_under_load_loses_no_acknowledged_delivery(fake_github: Fak
                 delivery_id, body = delivery(i)
                 try:
                     async with session.post(
-                        f"{url}/webhook", data=body, headers=headers_for("installation", body, WEBHOOK_SECRET, delivery_id)
+                        f"{url}/webhook",
+                        data=body,
+                        headers=headers_for("installation", body, WEBHOOK_SECRET, delivery_id),
                     ) as resp:
                         if resp.status == 202:
                             acked.add(delivery_id)

@@ -59,7 +59,7 @@ async def test_every_recorded_payload_is_acknowledged_and_handled_without_error(
         assert status == (200 if event == "ping" else 202), (path.name, body)
     await bot.drain()
     rows = stored(bot)
-    assert len(rows) == len(files) - len(list((path for path in files if path.parent.name == "ping")))
+    assert len(rows) == len(files) - len(list(path for path in files if path.parent.name == "ping"))
     assert {state for _, state, _ in rows} == {"handled"}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
@@ -121,7 +121,7 @@ async def test_ping_is_200_and_redelivery_is_acknowledged_but_handled_once(
 
 async def test_without_a_webhook_secret_every_webhook_is_refused(start_bot: StartBot) -> None:
     bot = await start_bot(github_webhook_secret=None)
-    status, body = await bot.deliver("issues", payload("issues/opened"))
+    status, _body = await bot.deliver("issues", payload("issues/opened"))
     assert status == 503
     assert stored(bot) == []
 

@@ -28,8 +28,17 @@ def passing(*names: str) -> dict[str, CheckResult]:
 
 
 READY = PullSnapshot(
-    number=7, open=True, merged=False, draft=False, head_sha=SHA, mergeable=True, mergeable_state="clean",
-    labels=frozenset(), reviews=(), checks=passing("codegen/build", "codegen/test"), validated_sha=SHA,
+    number=7,
+    open=True,
+    merged=False,
+    draft=False,
+    head_sha=SHA,
+    mergeable=True,
+    mergeable_state="clean",
+    labels=frozenset(),
+    reviews=(),
+    checks=passing("codegen/build", "codegen/test"),
+    validated_sha=SHA,
 )
 
 
@@ -42,22 +51,61 @@ def test_ready_pr_merges_exactly_its_head_sha_with_the_configured_method() -> No
     ("change", "policy", "expected"),
     [
         ({}, replace(POLICY, auto_merge=False), NotAsked()),
-        ({"labels": frozenset({"codegen: automerge"})}, replace(POLICY, auto_merge=False), Merge(SHA, "squash", ("codegen/build", "codegen/test"))),
-        ({"merge_command": True}, replace(POLICY, auto_merge=False, method="rebase"), Merge(SHA, "rebase", ("codegen/build", "codegen/test"))),
+        (
+            {"labels": frozenset({"codegen: automerge"})},
+            replace(POLICY, auto_merge=False),
+            Merge(SHA, "squash", ("codegen/build", "codegen/test")),
+        ),
+        (
+            {"merge_command": True},
+            replace(POLICY, auto_merge=False, method="rebase"),
+            Merge(SHA, "rebase", ("codegen/build", "codegen/test")),
+        ),
         ({"open": False}, POLICY, Blocked(("the pull request is closed",))),
         ({"merged": True}, POLICY, Blocked(("the pull request is already merged",))),
         ({"draft": True}, POLICY, Blocked(("the pull request is a draft",))),
         ({"labels": frozenset({"do-not-merge"})}, POLICY, Blocked(("it has the label `do-not-merge`",))),
         ({"labels": frozenset({"codegen: hold"})}, POLICY, Blocked(("it has the label `codegen: hold`",))),
-        ({"reviews": (Review("alice", "CHANGES_REQUESTED", "1"),)}, POLICY, Blocked(("changes are requested by @alice",))),
-        ({"mergeable": False, "mergeable_state": "dirty"}, POLICY, Blocked(("it has merge conflicts with the base branch",))),
+        (
+            {"reviews": (Review("alice", "CHANGES_REQUESTED", "1"),)},
+            POLICY,
+            Blocked(("changes are requested by @alice",)),
+        ),
+        (
+            {"mergeable": False, "mergeable_state": "dirty"},
+            POLICY,
+            Blocked(("it has merge conflicts with the base branch",)),
+        ),
         ({"checks": passing("codegen/build")}, POLICY, Wait(("`codegen/test` to report",))),
-        ({"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", None)}}, POLICY, Wait(("`codegen/test` to finish",))),
-        ({"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "failure")}}, POLICY, Blocked(("required check `codegen/test` concluded `failure`",))),
-        ({"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "cancelled")}}, POLICY, Blocked(("required check `codegen/test` concluded `cancelled`",))),
-        ({"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "skipped")}}, POLICY, Blocked(("required check `codegen/test` was skipped, so nothing was validated",))),
+        (
+            {"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", None)}},
+            POLICY,
+            Wait(("`codegen/test` to finish",)),
+        ),
+        (
+            {"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "failure")}},
+            POLICY,
+            Blocked(("required check `codegen/test` concluded `failure`",)),
+        ),
+        (
+            {"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "cancelled")}},
+            POLICY,
+            Blocked(("required check `codegen/test` concluded `cancelled`",)),
+        ),
+        (
+            {"checks": {**passing("codegen/build"), "codegen/test": CheckResult("codegen/test", "skipped")}},
+            POLICY,
+            Blocked(("required check `codegen/test` was skipped, so nothing was validated",)),
+        ),
         ({"required_by_branch": frozenset({"ci/lint"})}, POLICY, Wait(("`ci/lint` to report",))),
-        ({"required_by_branch": frozenset({"ci/lint"}), "checks": {**passing("codegen/build", "codegen/test"), "ci/lint": CheckResult("ci/lint", "failure")}}, POLICY, Blocked(("required check `ci/lint` concluded `failure`",))),
+        (
+            {
+                "required_by_branch": frozenset({"ci/lint"}),
+                "checks": {**passing("codegen/build", "codegen/test"), "ci/lint": CheckResult("ci/lint", "failure")},
+            },
+            POLICY,
+            Blocked(("required check `ci/lint` concluded `failure`",)),
+        ),
         ({"mergeable": None, "mergeable_state": "unknown"}, POLICY, Wait(("GitHub to compute mergeability",))),
         ({"validated_sha": "b" * 40}, POLICY, Wait((f"a passing validation of the head commit `{SHA[:12]}`",))),
         ({"validated_sha": None}, POLICY, Wait((f"a passing validation of the head commit `{SHA[:12]}`",))),
@@ -68,7 +116,9 @@ def test_each_condition(change: dict[str, object], policy: MergePolicy, expected
 
 
 def test_blocked_reasons_come_before_waits_and_all_are_listed() -> None:
-    pr = replace(READY, draft=True, labels=frozenset({"do-not-merge"}), checks=passing("codegen/build"), validated_sha=None)
+    pr = replace(
+        READY, draft=True, labels=frozenset({"do-not-merge"}), checks=passing("codegen/build"), validated_sha=None
+    )
     decision = decide_merge(pr, POLICY)
     assert isinstance(decision, Blocked)
     assert decision.reasons == ("the pull request is a draft", "it has the label `do-not-merge`")

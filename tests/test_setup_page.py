@@ -59,7 +59,9 @@ async def test_callback_exchanges_the_code_writes_env_and_starts_accepting_webho
         action, _ = form_of(await resp.text())
     state = action.split("state=", 1)[1]
 
-    async with bot.session.get(f"{bot.url}/setup/callback", params={"code": "one-time-code", "state": "forged"}) as resp:
+    async with bot.session.get(
+        f"{bot.url}/setup/callback", params={"code": "one-time-code", "state": "forged"}
+    ) as resp:
         assert resp.status == 400
     async with bot.session.get(f"{bot.url}/setup/callback", params={"code": "one-time-code", "state": state}) as resp:
         assert resp.status == 200, await resp.text()

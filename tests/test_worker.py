@@ -60,7 +60,7 @@ async def test_a_raising_handler_does_not_stop_the_others_and_is_recorded(tmp_pa
     assert sorted(seen) == ["d0", "d1", "d2"]
     result = await states(db)
     for i in range(3):
-        state, handled, error = result[f"d{i}"]
+        state, _handled, error = result[f"d{i}"]
         assert state == "pending"  # scheduled for a retry of the failed callback only
         assert error is not None and "handler exploded" in error
     await db.close()
@@ -116,7 +116,7 @@ async def test_gives_up_after_max_attempts(tmp_path: Path, monkeypatch: pytest.M
         await worker.wait_idle(10)
     finally:
         await worker.stop()
-    state, handled, error = (await states(db))["d1"]
+    state, handled, _error = (await states(db))["d1"]
     assert (state, handled) == ("failed", 0)
     assert await store.replay("d1")
     assert (await states(db))["d1"][0] == "pending"

@@ -54,7 +54,10 @@ def _web_lines(report: dict[str, Any]) -> list[str]:
     for item in (web.get("details") or {}).get("results") or []:
         if item.get("passed"):
             continue
-        line = f"- {item.get('kind', 'page')} `{item.get('name')}`: step `{item.get('failing_step')}` — {item.get('reason')}"
+        line = (
+            f"- {item.get('kind', 'page')} `{item.get('name')}`:"
+            f" step `{item.get('failing_step')}` — {item.get('reason')}"
+        )
         for error in (item.get("console_errors") or [])[:5]:
             line += f"\n  console: {error}"
         for url in item.get("screenshots") or []:

@@ -33,7 +33,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = urlparse(self.path).path
         if path == "/healthz":
             self._page(200, "ok", "")
@@ -49,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._page(404, "Not found", "")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         form = parse_qs(self.rfile.read(length).decode())
         user = form.get("user", ["stranger"])[0]
