@@ -9,6 +9,7 @@ from __future__ import annotations
 from cachetools import TTLCache
 from gidgethub import BadRequest
 from gidgethub.abc import GitHubAPI
+
 from handlers.rules.permissions import effective_permission
 
 

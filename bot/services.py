@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import aiohttp
-from validators.git_source import GitCache
 
 from bot.agent_runs import AgentRunStore
 from bot.codegen import CodegenClient
@@ -25,6 +24,7 @@ from handlers.agent_lifecycle import AgentRuns
 from handlers.auto_fix import AutoFix
 from handlers.merge_lifecycle import Merges
 from handlers.validation_lifecycle import Validations
+from validators.git_source import GitCache
 from validators.outcome import ValidationReport
 
 

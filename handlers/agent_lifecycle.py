@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.codegen import AgentRun, CodegenError, CodegenQuotaReached
 from gidgethub.abc import GitHubAPI
 
 from bot import issue_comments
 from bot.agent_runs import AgentRunRecord
+from bot.codegen import AgentRun, CodegenError, CodegenQuotaReached
 from bot.context import Context
 from bot.jobs import Job, JobQueue, Retry
 from handlers.messages.agent_prompt import PromptContext, build_prompt, build_resume_prompt

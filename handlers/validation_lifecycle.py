@@ -25,8 +25,6 @@ from typing import Any
 
 import docker
 from gidgethub.abc import GitHubAPI
-from validators.git_source import GitCache
-from validators.snapshot import cleanup_leftovers
 
 from bot import check_runs
 from bot.check_run_reporter import RERUN, CheckRunReporter, now_iso
@@ -35,8 +33,10 @@ from bot.jobs import Job, JobQueue, Retry
 from bot.validations import ValidationRecord, ValidationStore
 from config.schema import RepoConfig
 from handlers.rules.validation_gate import Hold, PullState, Run, decide_validation
+from validators.git_source import GitCache
 from validators.outcome import CHECK_NAMES, STAGES, ValidationReport
 from validators.pipeline import ValidationRequest, validate
+from validators.snapshot import cleanup_leftovers
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,123 @@
+"""The exact commit to validate, from a local cache of bare repositories.
+
+`fetch(clone_url, sha, token)` keeps one bare repository per clone URL under the cache root and fetches
+exactly that commit (`git fetch origin <sha>`, which GitHub allows for any reachable commit, forks' PR
+heads included through `refs/pull/N/head`). `archive` makes a tar of that commit (`git archive`) — the
+snapshot receives only the tree, never a `.git` directory, remote URL or credential.
+
+The installation token is given to git only through the environment of that one `git fetch`
+(`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0=http.extraHeader`/`GIT_CONFIG_VALUE_0=Authorization: Basic …`):
+never on a command line (visible in `ps`), in a URL, or in a config file on disk. Git's own prompts are
+disabled, and errors are reported with the token masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import re
+from pathlib import Path
+
+
+class GitError(RuntimeError):
+    pass
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def _auth_env(token: str | None) -> dict[str, str]:
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "/bin/true",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                 "GIT_SSL_CAINFO", "SSL_CERT_FILE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        env.update({
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        })
+    return env
+
+
+async def _git(*args: str, cwd: Path | None = None, token: str | None = None, check: bool = True) -> bytes:
+    proc = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd, env=_auth_env(token),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if check and proc.returncode != 0:
+        message = err.decode(errors="replace").strip()
+        if token:
+            message = message.replace(token, "***")
+        raise GitError(f"git {args[0]} failed ({proc.returncode}): {message[-2000:]}")
+    return out
+
+
+class GitCache:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def repo_dir(self, clone_url: str) -> Path:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", clone_url.rstrip("/").rsplit("/", 2)[-2:][-1])[:40]
+        digest = hashlib.sha256(clone_url.encode()).hexdigest()[:16]
+        return self.root / f"{name}-{digest}.git"
+
+    async def fetch(self, clone_url: str, sha: str, token: str | None = None) -> Path:
+        if not _SHA.match(sha):
+            raise GitError(f"not a commit sha: {sha!r}")
+        if not clone_url:
+            raise GitError("no clone URL")
+        repo = self.repo_dir(clone_url)
+        lock = self._locks.setdefault(str(repo), asyncio.Lock())
+        async with lock:
+            if not (repo / "HEAD").exists():
+                repo.parent.mkdir(parents=True, exist_ok=True)
+                await _git("init", "--bare", "-q", str(repo))
+                await _git("remote", "add", "origin", clone_url, cwd=repo)
+            if not await self._has_commit(repo, sha):
+                await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", sha, cwd=repo, token=token)
+            if not await self._has_commit(repo, sha):
+                raise GitError(f"commit {sha} was not fetched")
+        return repo
+
+    async def _has_commit(self, repo: Path, sha: str) -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "cat-file", "-e", f"{sha}^{{commit}}", cwd=repo, env=_auth_env(None),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await proc.wait() == 0
+
+    async def archive(self, repo_dir: Path, sha: str) -> bytes:
+        """A tar of exactly that commit's tree."""
+        return await _git("archive", "--format=tar", sha, cwd=repo_dir)
+
+    async def show(self, repo_dir: Path, sha: str, path: str) -> str | None:
+        """A file's text at that commit; None when it does not exist there (or is not text)."""
+        proc = await asyncio.create_subprocess_exec(
+            "git", "show", f"{sha}:{path}", cwd=repo_dir, env=_auth_env(None),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            return None
+        try:
+            return out.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+
+async def archive_local(path: str | Path, ref: str = "HEAD") -> bytes:
+    """A tar of a commit of a local working copy (the CLI's `validate PATH`)."""
+    return await _git("archive", "--format=tar", ref, cwd=Path(path))

@@ -1,0 +1,250 @@
+"""A throw-away Docker container in which one commit is built, tested and started.
+
+Decisions (security first):
+- The container gets only the environment the repository's config gives (plus cache and CA variables).
+  Nothing of the bot's own environment — installation token, webhook secret, private key, Codegen token —
+  is ever passed: Docker does not inherit the caller's environment, and this module adds nothing else.
+- No privileges: every capability dropped except the few that package installs need (chown, setuid...),
+  `no-new-privileges`, limits on CPUs, memory (swap included) and processes.
+- The only host paths mounted are the CA bundle (read-only; needed behind TLS-inspecting proxies for pip,
+  npm and git) and named cache volumes per repository. The source arrives as a tar of the commit's tree
+  (no `.git`, no remote URL, no credential).
+- The app's port is published on 127.0.0.1 only, on a random host port.
+- Every container carries the label `codegen-bot.snapshot=1`; `cleanup_leftovers` removes what a crash
+  left behind.
+- A step runs as `timeout -k 5 <seconds> sh -c <command>`: GNU timeout runs the command in its own process
+  group and kills the whole group, so a hung test cannot outlive its limit. A step killed by the kernel's
+  OOM killer is recognised from the container's cgroup `memory.events` (`oom_kill` grew).
+- Output is streamed and only the last `MAX_OUTPUT_BYTES` are kept (the end of a log is where the error is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+log = logging.getLogger(__name__)
+
+LABEL = "codegen-bot.snapshot"
+MAX_OUTPUT_BYTES = 256 * 1024
+CA_PATH_IN_CONTAINER = "/etc/codegen-bot/ca-certificates.crt"
+CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
+          "CURL_CA_BUNDLE")
+DEPLOY_LOG = "/tmp/codegen-bot-deploy.log"
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"]
+
+
+class SnapshotError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 2.0
+    memory_bytes: int = 2 * 1024**3
+    pids: int = 512
+
+
+@dataclass(frozen=True)
+class StepResult:
+    command: str
+    exit_code: int | None
+    output: str
+    duration: float
+    timed_out: bool = False
+    oom_killed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def _ensure_image(client: docker.DockerClient, image: str) -> None:
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as exc:
+        raise SnapshotError(
+            f"image `{image}` is not on this Docker engine and could not be pulled: {exc.explanation or exc}"
+        ) from None
+
+
+class Snapshot:
+    def __init__(self, client: docker.DockerClient, container: Any, workdir: str, port: int | None) -> None:
+        self.client = client
+        self.container = container
+        self.workdir = workdir
+        self.port = port
+        self.host_port: int | None = None
+        self._oom_kills = 0
+
+    @classmethod
+    async def create(
+        cls,
+        client: docker.DockerClient,
+        *,
+        image: str,
+        workdir: str = "/workspace",
+        env: Mapping[str, str] | None = None,
+        resources: Resources | None = None,
+        labels: Mapping[str, str] | None = None,
+        ca_bundle: str | Path | None = None,
+        cache_volumes: Mapping[str, str] | None = None,
+        publish_port: int | None = None,
+    ) -> Snapshot:
+        resources = resources or Resources()
+        environment = dict(env or {})
+        volumes: dict[str, dict[str, str]] = {}
+        for volume, path in (cache_volumes or {}).items():
+            volumes[volume] = {"bind": path, "mode": "rw"}
+
+        def start() -> Any:
+            if ca_bundle is not None and Path(ca_bundle).is_file():
+                volumes[str(Path(ca_bundle).resolve())] = {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"}
+                for name in CA_ENV:
+                    environment.setdefault(name, CA_PATH_IN_CONTAINER)
+            _ensure_image(client, image)
+            return client.containers.run(
+                image,
+                command=["sleep", "infinity"],
+                detach=True,
+                init=True,
+                working_dir=workdir,
+                environment=environment,
+                labels={LABEL: "1", **dict(labels or {})},
+                nano_cpus=int(resources.cpus * 1e9),
+                mem_limit=resources.memory_bytes,
+                memswap_limit=resources.memory_bytes,
+                pids_limit=resources.pids,
+                cap_drop=["ALL"],
+                cap_add=CAPABILITIES,
+                security_opt=["no-new-privileges"],
+                volumes=volumes,
+                ports={f"{publish_port}/tcp": ("127.0.0.1", None)} if publish_port else None,
+            )
+
+        container = await asyncio.to_thread(start)
+        snapshot = cls(client, container, workdir, publish_port)
+        try:
+            await snapshot._read_port()
+            await asyncio.to_thread(snapshot._exec_simple, ["mkdir", "-p", workdir])
+        except Exception:
+            await snapshot.remove()
+            raise
+        return snapshot
+
+    async def _read_port(self) -> None:
+        if not self.port:
+            return
+        await asyncio.to_thread(self.container.reload)
+        bindings = (self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{self.port}/tcp")
+        if bindings:
+            self.host_port = int(bindings[0]["HostPort"])
+
+    def _exec_simple(self, cmd: list[str]) -> tuple[int, bytes]:
+        result = self.container.exec_run(cmd, demux=False)
+        return int(result.exit_code or 0), result.output or b""
+
+    async def put_tree(self, tar: bytes) -> None:
+        ok = await asyncio.to_thread(self.container.put_archive, self.workdir, tar)
+        if not ok:
+            raise SnapshotError("the source tree could not be copied into the snapshot")
+
+    def _run_blocking(self, command: str, timeout: float, env: Mapping[str, str] | None) -> tuple[int | None, bytes]:
+        seconds = max(1, int(timeout))
+        api = self.client.api
+        exec_id = api.exec_create(
+            self.container.id,
+            ["timeout", "-k", "5", str(seconds), "sh", "-c", command],
+            workdir=self.workdir,
+            environment=dict(env or {}),
+        )["Id"]
+        tail = bytearray()
+        for chunk in api.exec_start(exec_id, stream=True, demux=False):
+            tail.extend(chunk)
+            if len(tail) > 2 * MAX_OUTPUT_BYTES:
+                del tail[: len(tail) - MAX_OUTPUT_BYTES]
+        exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        return exit_code, bytes(tail[-MAX_OUTPUT_BYTES:])
+
+    def _oom_kill_count(self) -> int:
+        code, out = self._exec_simple(["cat", "/sys/fs/cgroup/memory.events"])
+        if code != 0:
+            return 0
+        for line in out.decode(errors="replace").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value or 0)
+        return 0
+
+    async def run(self, command: str, timeout: float, env: Mapping[str, str] | None = None) -> StepResult:
+        started = time.monotonic()
+        try:
+            exit_code, output = await asyncio.wait_for(
+                asyncio.to_thread(self._run_blocking, command, timeout, env), timeout=timeout + 30
+            )
+        except TimeoutError:
+            return StepResult(command, None, "(the step did not end even after it was killed)",
+                              time.monotonic() - started, timed_out=True)
+        duration = time.monotonic() - started
+        timed_out = exit_code == 124 or (exit_code == 137 and duration >= timeout - 0.5)
+        oom = False
+        if exit_code == 137 and not timed_out:
+            count = await asyncio.to_thread(self._oom_kill_count)
+            oom = count > self._oom_kills
+            self._oom_kills = count
+        text = output.decode("utf-8", errors="replace")
+        if timed_out:
+            text += f"\n[codegen-bot] the step was stopped after {int(timeout)} s\n"
+        if oom:
+            text += "\n[codegen-bot] the step was killed: out of memory (snapshot.resources.memory)\n"
+        return StepResult(command, exit_code, text, duration, timed_out=timed_out, oom_killed=oom)
+
+    async def start_background(self, command: str) -> None:
+        """Start the app (`snapshot.deploy`) in the background; its output goes to a log file."""
+        wrapped = f"({command}) >{DEPLOY_LOG} 2>&1"
+        api = self.client.api
+
+        def start() -> None:
+            exec_id = api.exec_create(self.container.id, ["sh", "-c", wrapped], workdir=self.workdir)["Id"]
+            api.exec_start(exec_id, detach=True)
+
+        await asyncio.to_thread(start)
+
+    async def background_logs(self, tail: int = 200) -> str:
+        code, out = await asyncio.to_thread(
+            self._exec_simple, ["sh", "-c", f"tail -n {int(tail)} {shlex.quote(DEPLOY_LOG)} 2>/dev/null"]
+        )
+        return out.decode("utf-8", errors="replace") if code == 0 else ""
+
+    async def stop(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.container.stop, timeout=2)
+
+    async def remove(self) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            await asyncio.to_thread(self.container.remove, force=True, v=True)
+
+
+def cleanup_leftovers(client: docker.DockerClient) -> int:
+    """Remove every snapshot container (by label), running or not. Blocking; returns how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+            removed += 1
+    return removed
