@@ -59,6 +59,8 @@ class LoadedConfig:
     config: RepoConfig | None
     errors: list[ConfigError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    #: blob sha of each source file, in the same order (tells two versions of the same file apart)
+    blob_shas: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -172,8 +174,10 @@ class RepoConfigLoader:
         self._fetch = fetch_file
         self._parsed: LRUCache[tuple[str, str, str], _Parsed] = LRUCache(maxsize=cache_size)
         self.parse_count = 0  # files parsed (not served from the cache); for tests and metrics
+        self._shas: dict[str, str] = {}
 
-    async def _file(self, owner: str, repo: str, path: str, ref: str | None) -> tuple[str, _Parsed] | None:
+    async def _file(self, owner: str, repo: str, path: str, ref: str | None) -> tuple[str, _Parsed, str] | None:
+        """(display name, parsed file, blob sha), or None when the file does not exist."""
         fetched = await self._fetch(owner, repo, path, ref)
         if fetched is None:
             return None
@@ -184,56 +188,60 @@ class RepoConfigLoader:
             self.parse_count += 1
             parsed = _parse(fetched.text, name)
             self._parsed[key] = parsed
-        return name, parsed
+        return name, parsed, fetched.blob_sha
 
     async def load(self, owner: str, repo: str, ref: str | None) -> LoadedConfig:
         first = await self._file(owner, repo, CONFIG_PATH, ref)
         if first is None:
             return LoadedConfig(RepoConfig(), [], [])
-        chain: list[tuple[str, _Parsed]] = [first]
-        seen = {first[0]}
+        chain = [first]
         errors: list[ConfigError] = list(first[1].errors)
-        name, parsed = first
+        name, parsed, _ = first
         while parsed.extends is not None and not errors:
-            target = parse_extends(parsed.extends, owner)
-            line = parsed.lines.line_of(("_extends",)) if parsed.lines else None
-            if target is None:
-                errors.append(ConfigError(name, "_extends", line, f"{parsed.extends!r} names no repository"))
+            error, found = await self._follow(owner, name, parsed, {n for n, _, _ in chain}, len(chain))
+            if error is not None:
+                errors.append(error)
                 break
-            if len(chain) > MAX_EXTENDS_DEPTH:
-                errors.append(ConfigError(name, "_extends", line,
-                                          f"more than {MAX_EXTENDS_DEPTH} levels of _extends"))
-                break
-            t_owner, t_repo, t_path = target
-            t_name = f"{t_owner}/{t_repo}:{t_path}"
-            if t_name in seen:
-                errors.append(ConfigError(name, "_extends", line,
-                                          f"_extends cycle: {t_name} is already in the chain"))
-                break
-            try:
-                found = await self._file(t_owner, t_repo, t_path, None)
-            except BadRequest as exc:
-                found = None
-                if exc.status_code not in (403, 404):
-                    raise
-            if found is None:
-                errors.append(ConfigError(name, "_extends", line,
-                                          f"{t_name} was not found (or is not readable)"))
-                break
-            seen.add(found[0])
+            assert found is not None
             chain.append(found)
             errors.extend(found[1].errors)
-            name, parsed = found
-        sources = [n for n, _ in chain]
+            name, parsed, _ = found
+        sources = [n for n, _, _ in chain]
+        shas = [sha for _, _, sha in chain]
         if errors:
-            return LoadedConfig(None, errors, sources)
+            return LoadedConfig(None, errors, sources, shas)
         merged: dict[str, Any] = {}
         origin: dict[KeyPath, tuple[str, ParsedYaml | None]] = {}
-        for file_name, item in reversed(chain):  # the most inherited first, the repository's own last
+        for file_name, item, _ in reversed(chain):  # the most inherited first, the repository's own last
             merged = deep_merge(merged, item.data)
             _record_origin(item.data, (), file_name, item.lines, origin)
         config, errors = validate(merged, origin, sources[0])
-        return LoadedConfig(config, errors, sources)
+        return LoadedConfig(config, errors, sources, shas)
+
+    async def _follow(
+        self, owner: str, name: str, parsed: _Parsed, seen: set[str], depth: int
+    ) -> tuple[ConfigError | None, tuple[str, _Parsed, str] | None]:
+        """The file `parsed` extends, or the error that stops the chain."""
+        assert parsed.extends is not None
+        line = parsed.lines.line_of(("_extends",)) if parsed.lines else None
+        target = parse_extends(parsed.extends, owner)
+        if target is None:
+            return ConfigError(name, "_extends", line, f"{parsed.extends!r} names no repository"), None
+        if depth > MAX_EXTENDS_DEPTH:
+            return ConfigError(name, "_extends", line, f"more than {MAX_EXTENDS_DEPTH} levels of _extends"), None
+        t_owner, t_repo, t_path = target
+        t_name = f"{t_owner}/{t_repo}:{t_path}"
+        if t_name in seen:
+            return ConfigError(name, "_extends", line, f"_extends cycle: {t_name} is already in the chain"), None
+        try:
+            found = await self._file(t_owner, t_repo, t_path, None)
+        except BadRequest as exc:
+            if exc.status_code not in (403, 404):
+                raise
+            found = None
+        if found is None:
+            return ConfigError(name, "_extends", line, f"{t_name} was not found (or is not readable)"), None
+        return None, found
 
 
 def github_contents_fetcher(gh: Any) -> FetchFile:

@@ -68,7 +68,8 @@ async def _changed_config(ctx: Context, event: sansio.Event, base: LoadedConfig)
         return None  # a fork's head is not read with this installation's token; the base config applies
     owner, repo = base_repo.split("/", 1)
     head = await ctx.config.load(owner, repo, pr["head"]["sha"])
-    return None if head.sources == base.sources else head
+    same = (head.sources, head.blob_shas) == (base.sources, base.blob_shas)
+    return None if same else head
 
 
 @router.register("pull_request", action="opened")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gidgethub import routing, sansio
+from gidgethub import BadRequest, routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot import issue_comments
@@ -78,11 +78,19 @@ async def on_closed(event: sansio.Event, ctx: Context) -> None:
 
 
 async def _open_prs_for_sha(gh: GitHubAPI, owner: str, name: str, pulls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pull requests a check suite/run names that are still open (a deleted or unknown one is skipped)."""
     result = []
     for ref in pulls:
-        pr = await gh.getitem(
-            "/repos/{owner}/{repo}/pulls/{pull_number}", {"owner": owner, "repo": name, "pull_number": ref["number"]}
-        )
+        try:
+            pr = await gh.getitem(
+                "/repos/{owner}/{repo}/pulls/{pull_number}",
+                {"owner": owner, "repo": name, "pull_number": ref["number"]},
+            )
+        except BadRequest as exc:
+            if exc.status_code == 404:
+                log.info("pull request #%s named by the event no longer exists", ref.get("number"))
+                continue
+            raise
         if pr.get("state") == "open":
             result.append(pr)
     return result

@@ -19,6 +19,8 @@ def sign(body: bytes, secret: str) -> str:
 def payload(name: str) -> dict[str, Any]:
     """`name` like "pull_request/opened" or "pull_request/opened.with-organization"."""
     path = WEBHOOKS / (name if name.endswith(".json") else f"{name}.payload.json")
+    if not path.exists():
+        path = WEBHOOKS / f"{name}.json"  # e.g. "ping/payload"
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
