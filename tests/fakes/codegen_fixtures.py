@@ -1,1 +1,27 @@
-"""pytest fixtures (registered in tests/conftest.py)."""
+"""pytest fixtures (registered in tests/conftest.py): the fake Codegen API.
+
+fake_codegen   a started FakeCodegen (tests/fakes/codegen.py). At teardown the test fails if the fake saw
+               a request (or sent an answer) that Codegen's OpenAPI description does not allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from tests.fakes.codegen import FakeCodegen
+
+
+@pytest_asyncio.fixture
+async def fake_codegen() -> AsyncIterator[FakeCodegen]:
+    fake = FakeCodegen()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+    if fake.violations:
+        report = "\n".join(f"  - {v}" for v in fake.violations)
+        pytest.fail(f"the fake Codegen saw {len(fake.violations)} contract violation(s):\n{report}", pytrace=False)
