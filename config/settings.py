@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     codegen_org_map_path: Path | None = None
     #: an agent run whose status has not changed for this long is reported stale and no longer polled
     agent_run_stale_minutes: int = Field(default=60, ge=1)
+    #: first poll of a followed agent run after this many seconds; later polls back off (5 s … 60 s)
+    agent_poll_seconds: float = Field(default=5.0, gt=0, le=300)
 
     # --- Validation (issue 4) ---------------------------------------------------------------
     #: validations run at once

@@ -48,10 +48,16 @@ def poll_key(run_id: int) -> str:
     return f"agent_run:{run_id}"
 
 
-def poll_delay(unchanged_polls: int, active_runs: int) -> float:
-    """Pure: seconds until the next poll of a run that has not changed for `unchanged_polls` polls."""
-    base = _BACKOFF[min(unchanged_polls, len(_BACKOFF) - 1)]
-    return max(base, 0.5 * active_runs)
+def poll_delay(unchanged_polls: int, active_runs: int, first: float = 5.0) -> float:
+    """Pure: seconds until the next poll of a run that has not changed for `unchanged_polls` polls.
+
+    5 s, 5 s, 10 s, 10 s, 20 s, 30 s, then every 60 s while nothing changes (any change starts over);
+    never more often than one poll per run every `active_runs / 2` seconds, which keeps all the polls
+    within Codegen's 60 requests per 30 s. `first` (setting AGENT_POLL_SECONDS) scales the whole series.
+    """
+    scale = first / _BACKOFF[0]
+    base = _BACKOFF[min(unchanged_polls, len(_BACKOFF) - 1)] * scale
+    return max(base, 0.5 * active_runs * scale)
 
 
 def metadata_for(record: AgentRunRecord, html_url: str) -> dict[str, Any]:
@@ -81,6 +87,9 @@ class AgentRuns:
         self.jobs.register(POLL, self.run_poll, concurrency=16, max_attempts=10)
 
     # --- helpers ------------------------------------------------------------------------------
+    def _delay(self, unchanged: int, active: int) -> float:
+        return poll_delay(unchanged, active, self.ctx.settings.agent_poll_seconds)
+
     def _gh(self, record: AgentRunRecord) -> GitHubAPI:
         return self.ctx.github.installation(record.installation_id)
 
@@ -216,7 +225,7 @@ class AgentRuns:
         )
         await self.render(record)
         await self.jobs.enqueue(
-            POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id), delay=poll_delay(0, 0)
+            POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id), delay=self._delay(0, 0)
         )
         return None
 
@@ -253,7 +262,7 @@ class AgentRuns:
             POLL,
             {"run_id": record.id, "unchanged": 0, "resumed": True},
             key=poll_key(record.id),
-            delay=poll_delay(0, 0),
+            delay=self._delay(0, 0),
         )
         return None
 
@@ -271,7 +280,7 @@ class AgentRuns:
             and run.status == record.codegen_status
             and run.result == record.result
         ):
-            return Retry(after=poll_delay(0, 0), payload={**job.payload})
+            return Retry(after=self._delay(0, 0), payload={**job.payload})
         changed = run.status != record.codegen_status
         if run.terminal:
             await self._finish(record, run)
@@ -292,7 +301,7 @@ class AgentRuns:
             if unchanged % 6 == 0:  # keep the elapsed time in the comment roughly current
                 await self.render(record)
         active = len(await self.ctx.agent_runs.active_runs())
-        return Retry(after=poll_delay(unchanged, active), payload={"run_id": record.id, "unchanged": unchanged})
+        return Retry(after=self._delay(unchanged, active), payload={"run_id": record.id, "unchanged": unchanged})
 
     async def _finish(self, record: AgentRunRecord, run: AgentRun) -> None:
         if not run.succeeded:
