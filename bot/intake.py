@@ -26,6 +26,7 @@ from gidgethub.sansio import validate_event
 from bot.deliveries import DeliveryStore, IncomingDelivery
 from bot.logs import delivery_context
 from bot.metrics import Metrics
+from bot.pacing import IntakePressure
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,12 @@ def _reject(status: int, reason: str, metrics: Metrics) -> web.Response:
 
 
 class WebhookIntake:
-    def __init__(self, *, secret: str | None, store: DeliveryStore, metrics: Metrics, on_stored: Any) -> None:
+    def __init__(
+        self, *, secret: str | None, store: DeliveryStore, metrics: Metrics, on_stored: Any,
+        pressure: IntakePressure | None = None,
+    ) -> None:
         self.secret = secret
+        self.pressure = pressure or IntakePressure()
         self.store = store
         self.metrics = metrics
         #: called with an IncomingDelivery once it is durable (the worker's fast path)
@@ -49,6 +54,7 @@ class WebhookIntake:
     async def handle(self, request: web.Request) -> web.Response:
         metrics = self.metrics
         metrics.deliveries_received.inc()
+        self.pressure.mark()
         if not self.secret:
             return _reject(503, "the App is not configured: no webhook secret", metrics)
         if request.content_length is not None and request.content_length > MAX_BODY:

@@ -21,6 +21,7 @@ from bot.intake import MAX_BODY, WebhookIntake
 from bot.jobs import JobQueue
 from bot.metrics import Metrics
 from bot.migrations import MIGRATIONS
+from bot.pacing import HandlingPacer, IntakePressure
 from bot.redact import register_secret
 from bot.services import build_context
 from bot.setup_page import SetupFlow
@@ -81,11 +82,13 @@ class BotServer:
     async def _start_services(self) -> None:
         assert self.db is not None and self.session is not None
         secret = self.settings.github_webhook_secret
+        self.pressure = IntakePressure()
         self.intake = WebhookIntake(
             secret=secret.get_secret_value() if secret else None,
             store=self.deliveries,
             metrics=self.metrics,
             on_stored=self._on_stored,
+            pressure=self.pressure,
         )
         if not self.settings.app_configured:
             log.warning("no GitHub App credentials: serving the setup page at / and refusing webhooks")
@@ -100,6 +103,7 @@ class BotServer:
             context_for=self.context.for_delivery,
             metrics=self.metrics,
             concurrency=self.settings.worker_concurrency,
+            pacer=HandlingPacer(self.pressure, self.settings.worker_rate_under_load),
         )
         await self.worker.start()
         log.info("codegen-bot ready", extra={"app_id": self.settings.github_app_id})

@@ -30,6 +30,7 @@ from gidgethub import routing, sansio
 from bot.deliveries import MAX_ATTEMPTS, DeliveryStore, IncomingDelivery, StoredDelivery
 from bot.logs import delivery_context
 from bot.metrics import Metrics
+from bot.pacing import HandlingPacer
 from bot.redact import redact
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ class DeliveryWorker:
         concurrency: int = 4,
         queue_limit: int = 1000,
         scan_interval: float = 5.0,
+        pacer: HandlingPacer | None = None,
     ) -> None:
+        self.pacer = pacer
         self.store = store
         self.router = router
         self.context_for = context_for
@@ -166,6 +169,8 @@ class DeliveryWorker:
         while True:
             item = await self._queue.get()
             self._busy += 1
+            if self.pacer is not None:
+                await self.pacer.wait()
             try:
                 await self._handle(item.id)
             except Exception:

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     public_url: str = ""
     #: deliveries handled at once by the worker
     worker_concurrency: int = Field(default=4, ge=1, le=256)
+    #: while webhooks keep arriving, deliveries started per second (ingest first; 0 = no limit)
+    worker_rate_under_load: float = Field(default=20.0, ge=0)
     #: the GitHub App manifest served by the setup page (default: app.yml in the working directory,
     #: else the one beside the source tree)
     app_manifest_path: Path | None = None

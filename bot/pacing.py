@@ -1,0 +1,53 @@
+"""Ingest first: while webhooks are arriving, handling slows down so that acknowledging stays fast.
+
+GitHub waits for our answer (and gives up after 10 s); handling can wait. Both share one event loop, so
+during a burst the worker would take CPU from the intake. Decision: while the intake has seen a request
+within the last `window` seconds, the worker starts at most `rate` deliveries per second (a token
+bucket); when the burst ends it runs at full speed again. Nothing is lost either way: every delivery is
+already committed to the store before it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class IntakePressure:
+    def __init__(self, window: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._last = float("-inf")
+
+    def mark(self) -> None:
+        self._last = self._clock()
+
+    @property
+    def busy(self) -> bool:
+        return self._clock() - self._last < self.window
+
+
+class HandlingPacer:
+    def __init__(self, pressure: IntakePressure, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pressure = pressure
+        self.rate = rate
+        self._clock = clock
+        self._tokens = 1.0
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when the worker may start one more delivery."""
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while self.pressure.busy:
+                now = self._clock()
+                self._tokens = min(1.0, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+            self._tokens, self._stamp = 1.0, self._clock()
