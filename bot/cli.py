@@ -26,9 +26,6 @@ def _serve(_args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    # The store's writer thread needs the GIL for a moment per write; with the default 5 ms switch
-    # interval it waits behind the event loop and every acknowledgement waits with it.
-    sys.setswitchinterval(0.0005)
     try:
         import uvloop
 
