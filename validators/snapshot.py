@@ -182,7 +182,11 @@ class Snapshot:
         return exit_code, bytes(tail[-MAX_OUTPUT_BYTES:])
 
     def _oom_kill_count(self) -> int:
-        code, out = self._exec_simple(["cat", "/sys/fs/cgroup/memory.events"])
+        """The container cgroup's OOM-kill counter (cgroup v2 `memory.events`, v1 `memory.oom_control`)."""
+        code, out = self._exec_simple(
+            ["sh", "-c", "cat /sys/fs/cgroup/memory.events 2>/dev/null"
+                         " || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"]
+        )
         if code != 0:
             return 0
         for line in out.decode(errors="replace").splitlines():
