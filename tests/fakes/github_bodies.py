@@ -163,7 +163,7 @@ class Bodies:
             "allow_squash_merge": repo.allow_squash_merge,
             "allow_rebase_merge": repo.allow_rebase_merge,
             "delete_branch_on_merge": repo.delete_branch_on_merge,
-            "clone_url": f"{HTML}/{repo.full_name}.git",
+            "clone_url": repo.clone_url or f"{HTML}/{repo.full_name}.git",
             "git_url": f"git://github.com/{repo.full_name}.git",
             "ssh_url": f"git@github.com:{repo.full_name}.git",
             "svn_url": f"{HTML}/{repo.full_name}",

@@ -290,6 +290,8 @@ class Repo:
     allow_rebase_merge: bool = True
     delete_branch_on_merge: bool = False
     archived: bool = False
+    #: where git clones from (tests point it at a local repository: file://...); None: the github URL
+    clone_url: str | None = None
     branches: dict[str, str] = field(default_factory=dict)  # name -> head sha
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # ref (branch or sha) -> path -> bytes
     issues: dict[int, Issue] = field(default_factory=dict)

@@ -1,0 +1,242 @@
+"""Validations end to end: real bot, real git repository, real Docker engine, fake GitHub (contract-checked)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.support.bot_fixtures import RunningBot
+from tests.support.payloads import issue_comment_event, pull_request_event
+
+REPO = "octo-org/shop"
+StartBot = Callable[..., Awaitable[RunningBot]]
+
+APP = '''\
+import http.server, os
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+http.server.HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+'''
+TEST = '''\
+import unittest
+
+class T(unittest.TestCase):
+    def test_math(self):
+        self.assertEqual(1 + 1, 2)
+
+unittest.main()
+'''
+
+
+def config(test: str = "python3 test_app.py", extra: str = "", build: str = "python3 -m compileall -q .") -> str:
+    return textwrap.dedent(f"""\
+        snapshot:
+          image: codegen-bot-base:bookworm
+          build: ["{build}"]
+          test: ["{test}"]
+          deploy: python3 app.py
+          port: 8000
+          step_timeout_minutes: 1
+          timeout_minutes: 5
+          resources: {{cpus: 1, memory: 256m, pids: 128}}
+        health_check: {{path: /, timeout_seconds: 20}}
+        {extra}""")
+
+
+class Project:
+    """A real git repository the bot fetches from (file:// clone URL)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir()
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "dev@example.com")
+        self.git("config", "user.name", "dev")
+        self.git("config", "uploadpack.allowAnySHA1InWant", "true")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout.strip()
+
+    def commit(self, files: dict[str, str]) -> str:
+        for name, text in files.items():
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "change")
+        return self.git("rev-parse", "HEAD")
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.root}"
+
+
+class Scenario:
+    def __init__(self, fake: FakeGitHub, bot: RunningBot, project: Project, installation_id: int) -> None:
+        self.fake, self.bot, self.project, self.installation_id = fake, bot, project, installation_id
+
+    def open_pull(self, sha: str, files: list[str], **kw: Any) -> int:
+        number = self.fake.add_pull(REPO, head_sha=sha, files=files, head_ref="feature", **kw).number
+        self.fake.repo(kw.get("head_repo") or REPO).clone_url = self.project.url
+        return number
+
+    async def deliver_pull(self, number: int, action: str = "opened", sender: str = "dev") -> float:
+        event = pull_request_event(self.fake, REPO, number, self.installation_id, action=action, sender=sender)
+        event["pull_request"]["head"]["repo"]["clone_url"] = self.project.url
+        started = time.monotonic()
+        status, _ = await self.bot.deliver("pull_request", event)
+        assert status == 202
+        return started
+
+    def runs_for(self, sha: str) -> dict[str, Any]:
+        runs = self.fake.world.check_runs.values()
+        return {r.name: r for r in runs if r.head_sha == sha and r.name != "codegen/config"}
+
+    async def wait_done(self, sha: str, within: float = 180.0, names: int = 4, drain: bool = True) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            runs = self.runs_for(sha)
+            if len(runs) >= names and all(r.status == "completed" for r in runs.values()):
+                if drain:
+                    await self.bot.drain()
+                return runs
+            if time.monotonic() > deadline:
+                raise AssertionError({n: (r.status, r.conclusion, r.output.get("title")) for n, r in runs.items()})
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def scenario(
+    fake_github: FakeGitHub, start_bot: StartBot, docker_client: docker.DockerClient, tmp_path: Path
+) -> Scenario:
+    inst = fake_github.add_installation("octo-org", [REPO])
+    fake_github.set_permission(REPO, "dev", "write")
+    fake_github.set_permission(REPO, "maintainer", "write")
+    fake_github.set_permission(REPO, "stranger", "read")
+    bot = await start_bot(validation_concurrency=2)
+    return Scenario(fake_github, bot, Project(tmp_path / "shop"), inst.id)
+
+
+async def test_a_passing_pull_request_gets_four_green_check_runs(scenario: Scenario) -> None:
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config())
+    sha = scenario.project.commit({"app.py": APP, "test_app.py": TEST, ".github/codegen.yml": config()})
+    number = scenario.open_pull(sha, ["app.py", "test_app.py"])
+    started = await scenario.deliver_pull(number)
+    runs = await scenario.wait_done(sha)
+    assert {n: r.conclusion for n, r in runs.items()} == {
+        "codegen/build": "success", "codegen/test": "success", "codegen/deploy": "success",
+        "codegen/analysis": "success"}
+    first = scenario.fake.calls("checks/create")
+    assert all(c.json["status"] == "queued" for c in first if c.json["name"] != "codegen/config")
+    assert time.monotonic() > started
+    assert "healthy" in runs["codegen/deploy"].output["title"]
+    assert any(a["identifier"] == "rerun" for a in runs["codegen/test"].actions)
+    record = await scenario.bot.server.context.validations.store.latest_for_sha(REPO, sha)
+    assert record is not None and record.passed and record.report
+
+
+async def test_a_failing_test_shows_its_log_tail_and_annotations_for_syntax_errors(scenario: Scenario) -> None:
+    failing = "python3 -c \\\"print('boom: expected 2, got 3'); raise SystemExit(1)\\\""
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config(test=failing, build="python3 -m compileall -q app.py"))
+    broken = {f"pkg/mod{i}.py": "".join(f"def f{j}(:\n    pass\n" for j in range(20)) for i in range(3)}
+    sha = scenario.project.commit({"app.py": APP, "test_app.py": TEST, **broken})
+    number = scenario.open_pull(sha, ["app.py", *broken])
+    await scenario.deliver_pull(number)
+    runs = await scenario.wait_done(sha)
+    test = runs["codegen/test"]
+    assert test.conclusion == "failure" and "boom: expected 2, got 3" in test.output["text"]
+    assert runs["codegen/deploy"].conclusion == "skipped"
+    analysis = runs["codegen/analysis"]
+    assert analysis.conclusion == "failure"
+    errors = [a for a in analysis.annotations if a.annotation_level == "failure"]
+    assert len(errors) == 60 and {a.path for a in errors} == set(broken)
+    assert sorted(a.start_line for a in errors if a.path == "pkg/mod0.py")[:3] == [1, 3, 5]
+    sizes = [len((c.json.get("output") or {}).get("annotations") or []) for c in scenario.fake.calls("checks/update")]
+    assert max(sizes) <= 50 and sum(sizes) >= 60  # batched: GitHub takes 50 per request
+
+
+async def test_a_new_push_cancels_the_running_validation(scenario: Scenario) -> None:
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config(test="sleep 50"))
+    old = scenario.project.commit({"app.py": APP, "test_app.py": TEST})
+    number = scenario.open_pull(old, ["app.py"])
+    await scenario.deliver_pull(number)
+    deadline = time.monotonic() + 60
+    while getattr(scenario.runs_for(old).get("codegen/test"), "status", None) != "in_progress":
+        assert time.monotonic() < deadline, "the test stage never started"
+        await asyncio.sleep(0.1)
+    new = scenario.project.commit({"README.md": "new\n"})
+    pull = scenario.fake.repo(REPO).pulls[number]
+    pull.head_sha = new
+    cancel_started = time.monotonic()
+    await scenario.deliver_pull(number, action="synchronize")
+    runs = await scenario.wait_done(old, within=30, drain=False)
+    assert runs["codegen/test"].conclusion == "cancelled"
+    assert time.monotonic() - cancel_started < 10
+    assert scenario.runs_for(new), "the new head was not queued"
+
+
+async def test_a_fork_from_a_stranger_waits_for_ok_to_test(scenario: Scenario) -> None:
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config())
+    sha = scenario.project.commit({"app.py": APP, "test_app.py": TEST})
+    number = scenario.open_pull(sha, ["app.py"], head_repo="stranger/shop", user="stranger")
+    await scenario.deliver_pull(number, sender="stranger")
+    await scenario.bot.drain()
+    held = scenario.runs_for(sha)
+    assert {r.conclusion for r in held.values()} == {"action_required"}
+    assert any(a["identifier"] == "ok-to-test" for a in held["codegen/build"].actions)
+    event = issue_comment_event(scenario.fake, REPO, number, scenario.installation_id, "/codegen ok-to-test",
+                                user="maintainer")
+    event["issue"]["pull_request"] = {"url": "x"}
+    await scenario.bot.deliver("issue_comment", event)
+    await scenario.bot.drain()
+    deadline = time.monotonic() + 180
+    while True:
+        runs = [r for r in scenario.runs_for(sha).values() if r.conclusion not in ("action_required",)]
+        if len(runs) >= 4 and all(r.status == "completed" for r in runs):
+            break
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    assert {r.name: r.conclusion for r in runs} == {
+        "codegen/build": "success", "codegen/test": "success", "codegen/deploy": "success",
+        "codegen/analysis": "success"}
+
+
+async def test_no_token_or_secret_is_visible_in_the_snapshot(scenario: Scenario) -> None:
+    probe = "env; grep -rIl ghs_ /workspace /etc /root /tmp /home 2>/dev/null; exit 1"
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config(test=probe))
+    sha = scenario.project.commit({"app.py": APP, "test_app.py": TEST})
+    number = scenario.open_pull(sha, ["app.py"])
+    await scenario.deliver_pull(number)
+    runs = await scenario.wait_done(sha)
+    text = runs["codegen/test"].output["text"]
+    assert "PATH=" in text  # the probe ran and printed its environment
+    tokens = list(scenario.fake.world.tokens)
+    assert tokens, "the bot never asked for an installation token"
+    for token in tokens:
+        assert token not in text
+    assert "ghs_" not in text
+    assert "BEGIN" not in text and "test-webhook-secret" not in text
+
+
+async def test_leftover_snapshots_are_removed_at_start_up(
+    fake_github: FakeGitHub, start_bot: StartBot, docker_client: docker.DockerClient, base_image: str
+) -> None:
+    leftover = docker_client.containers.run(base_image, ["sleep", "infinity"], detach=True,
+                                            labels={"codegen-bot.snapshot": "1"})
+    await start_bot()
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(leftover.id)
