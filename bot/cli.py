@@ -1,6 +1,9 @@
 """`codegen-bot` command line.
 
     codegen-bot serve                       run the App (webhooks, setup page, worker)
+    codegen-bot validate PATH [--base REF] [--json]
+                                            run the validation on a local checkout (exit 0 passed, 1 failed,
+                                            2 misconfigured)
     codegen-bot check-config PATH           validate a .github/codegen.yml: prints errors (exit 1) or "ok" (0)
     codegen-bot replay DELIVERY_ID          queue a failed delivery again
 
@@ -69,6 +72,12 @@ def _replay(args: argparse.Namespace) -> int:
     return 1
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from validators.cli_validate import run_validate
+
+    return asyncio.run(run_validate(Path(args.path), args.base, args.json, sys.stdout))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codegen-bot", description="The codegen-bot GitHub App")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a .github/codegen.yml file")
     check.add_argument("path")
     check.set_defaults(func=_check_config)
+    check_run = sub.add_parser("validate", help="validate a local git checkout in a Docker snapshot")
+    check_run.add_argument("path")
+    check_run.add_argument("--base", help="analyse only the files changed since this ref")
+    check_run.add_argument("--json", action="store_true", help="print the report as JSON")
+    check_run.set_defaults(func=_validate)
     replay = sub.add_parser("replay", help="queue a failed webhook delivery again")
     replay.add_argument("delivery_id")
     replay.set_defaults(func=_replay)
