@@ -66,6 +66,9 @@ async def remove_leftover_snapshots() -> int:
         return 0
     try:
         removed = await asyncio.to_thread(cleanup_leftovers, client)
+    except Exception:
+        log.exception("removing leftover snapshots failed; continuing")
+        removed = 0
     finally:
         client.close()
     if removed:

@@ -248,7 +248,11 @@ def cleanup_leftovers(client: docker.DockerClient) -> int:
     """Remove every snapshot container (by label), running or not. Blocking; returns how many."""
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             container.remove(force=True, v=True)
             removed += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # e.g. 409: its removal is already in progress
+            log.warning("could not remove leftover snapshot %s: %s", container.short_id, exc.explanation or exc)
     return removed
