@@ -78,6 +78,7 @@ class Recorded:
     body: Any
     operation_id: str | None = None
     status: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
 
 
 @dataclass

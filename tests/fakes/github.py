@@ -187,6 +187,7 @@ class RecordedRequest:
     path_params: dict[str, str] = field(default_factory=dict)
     status: int | None = None
     auth: str = "none"  # "none", "jwt", "token"
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
 
     @property
     def json(self) -> Any:
