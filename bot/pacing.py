@@ -49,5 +49,7 @@ class HandlingPacer:
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     return
-                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                # never below 1 ms: uvloop's timers have millisecond resolution, and a stream of 0 ms
+                # timers was seen to starve its cross-thread wake-ups (the store's commit callbacks)
+                await asyncio.sleep(max(0.001, (1.0 - self._tokens) / self.rate))
             self._tokens, self._stamp = 1.0, self._clock()
