@@ -6,6 +6,7 @@ Routes: `POST /webhook`, `GET /` (setup page until the App is registered, then a
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.metrics import Metrics
 from bot.migrations import MIGRATIONS
 from bot.pacing import HandlingPacer, IntakePressure
 from bot.redact import register_secret
-from bot.services import build_context
+from bot.services import artifact_store, build_context
 from bot.setup_page import SetupFlow
 from bot.worker import DeliveryWorker
 from config.settings import Settings, load_settings
@@ -69,6 +70,7 @@ class BotServer:
         app.router.add_get("/setup/callback", setup.callback)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/artifacts/{validation}/{name}", self._artifact)
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
@@ -158,6 +160,20 @@ class BotServer:
             " webhooks at <code>/webhook</code>.</p>"
         )
         return web.Response(text=body, content_type="text/html")
+
+    async def _artifact(self, request: web.Request) -> web.StreamResponse:
+        """A screenshot or trace of a web evaluation, behind a signed, expiring URL (403 otherwise)."""
+        store = artifact_store(self.settings)
+        validation, name = request.match_info["validation"], request.match_info["name"]
+        query = request.rel_url.query
+        if not store.verify(validation, name, query.get("expires", ""), query.get("sig", "")):
+            return web.json_response({"error": "invalid or expired artifact link"}, status=403)
+        path = store.path_for(validation, name)
+        if path is None or not await asyncio.to_thread(path.is_file):
+            return web.json_response({"error": "no such artifact"}, status=404)
+        content_type = "image/png" if name.endswith(".png") else "application/zip"
+        return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600",
+                                               "X-Content-Type-Options": "nosniff"})
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         ok = self.db is not None and await self.db.reachable()

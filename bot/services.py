@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import aiohttp
@@ -26,6 +27,7 @@ from handlers.merge_lifecycle import Merges
 from handlers.validation_lifecycle import Validations
 from validators.git_source import GitCache
 from validators.outcome import ValidationReport
+from validators.web_eval.artifacts import ArtifactStore, derive_key
 
 
 def build_context(settings: Settings, db: Database, session: aiohttp.ClientSession, jobs: JobQueue) -> Context:
@@ -39,6 +41,8 @@ def build_context(settings: Settings, db: Database, session: aiohttp.ClientSessi
         git_cache=GitCache(settings.git_cache_dir),
         ca_bundle=settings.snapshot_ca_bundle,
         concurrency=settings.validation_concurrency,
+        artifacts=artifact_store(settings),
+        _browsers=asyncio.Semaphore(settings.web_eval_max_concurrent),
     )
     merges = Merges(ctx=base, jobs=jobs, prs=prs, validations=validations.store)
     auto_fix = AutoFix(ctx=base, prs=prs)
@@ -54,6 +58,13 @@ def build_context(settings: Settings, db: Database, session: aiohttp.ClientSessi
     validations.register()
     merges.register()
     return ctx
+
+
+def artifact_store(settings: Settings) -> ArtifactStore:
+    secret = settings.github_webhook_secret.get_secret_value() if settings.github_webhook_secret else None
+    explicit = settings.artifact_signing_key.get_secret_value() if settings.artifact_signing_key else None
+    return ArtifactStore(settings.artifacts_dir, derive_key(secret, explicit), settings.public_url,
+                         ttl_seconds=settings.artifact_url_ttl_hours * 3600)
 
 
 def _base_context(settings: Settings, db: Database, session: aiohttp.ClientSession, jobs: JobQueue) -> Context:

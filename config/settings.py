@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     #: first poll of a followed agent run after this many seconds; later polls back off (5 s … 60 s)
     agent_poll_seconds: float = Field(default=5.0, gt=0, le=300)
 
+    # --- Web evaluation (issue 5) -----------------------------------------------------------
+    #: the Chromium that Playwright drives (Debian's package; never `playwright install`)
+    chromium_path: Path = Path("/usr/bin/chromium")
+    #: validations running a browser at once
+    web_eval_max_concurrent: int = Field(default=2, ge=1, le=32)
+    #: where screenshots and traces are kept
+    artifacts_dir: Path = Path(".cache/codegen-bot/artifacts")
+    #: signed artifact URLs stay valid this long
+    artifact_url_ttl_hours: float = Field(default=168, gt=0)
+    #: key of the artifact URL signatures (default: derived from GITHUB_WEBHOOK_SECRET)
+    artifact_signing_key: SecretStr | None = None
+
     # --- Validation (issue 4) ---------------------------------------------------------------
     #: validations run at once
     validation_concurrency: int = Field(default=2, ge=1, le=64)

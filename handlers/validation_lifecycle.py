@@ -37,6 +37,8 @@ from validators.git_source import GitCache
 from validators.outcome import CHECK_NAMES, STAGES, ValidationReport
 from validators.pipeline import ValidationRequest, validate
 from validators.snapshot import cleanup_leftovers
+from validators.web_eval.artifacts import ArtifactStore
+from validators.web_eval.runner import evaluate
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,8 @@ def job_key(repo: str, pr_number: int | None, sha: str) -> str:
 
 
 def stages_for(config: RepoConfig) -> list[str]:
-    web = config.web_eval
-    return [*STAGES, "web-eval"] if (web.pages or web.flows) else list(STAGES)
+    """Every stage gets its check run; `codegen/web-eval` says how to enable it when it is not configured."""
+    return [*STAGES, "web-eval"]
 
 
 async def remove_leftover_snapshots() -> int:
@@ -85,6 +87,9 @@ class Validations:
     ca_bundle: Path | None = None
     concurrency: int = 2
     after: list[AfterValidation] = field(default_factory=list)
+    artifacts: ArtifactStore | None = None
+    #: validations running a browser at once (WEB_EVAL_MAX_CONCURRENT)
+    _browsers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _docker: docker.DockerClient | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -243,8 +248,22 @@ class Validations:
         return None
 
     def web_eval_for(self, config: RepoConfig, record: ValidationRecord) -> Any:
-        """The browser stage, when the web evaluation feature is installed (None otherwise)."""
-        return None
+        """The browser stage for this validation (None when the config has no pages or flows)."""
+        if not config.web_eval.enabled or self.artifacts is None:
+            return None
+        artifacts = self.artifacts
+        settings = self.ctx.settings
+
+        async def run(base_url: str, cfg: RepoConfig, validation_id: str) -> Any:
+            async def save(name: str, data: bytes) -> str:
+                path = await asyncio.to_thread(artifacts.save, validation_id, name, data)
+                return artifacts.signed_url(validation_id, path.name)
+
+            async with self._browsers:
+                return await evaluate(base_url, cfg.web_eval, save, str(settings.chromium_path),
+                                      settings.web_eval_max_concurrent)
+
+        return run
 
     async def _changed_files(self, gh: GitHubAPI, record: ValidationRecord, repo_dir: Path) -> dict[str, bytes | None]:
         owner, name = record.owner_repo

@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fakes.github_fixtures",
     "tests.fakes.codegen_fixtures",
     "tests.support.docker_fixtures",
+    "tests.support.browser_fixtures",
     "tests.support.bot_fixtures",
 ]

@@ -106,7 +106,7 @@ class Scenario:
         runs = self.fake.world.check_runs.values()
         return {r.name: r for r in runs if r.head_sha == sha and r.name != "codegen/config"}
 
-    async def wait_done(self, sha: str, within: float = 180.0, names: int = 4, drain: bool = True) -> dict[str, Any]:
+    async def wait_done(self, sha: str, within: float = 180.0, names: int = 5, drain: bool = True) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while True:
             runs = self.runs_for(sha)
@@ -139,11 +139,12 @@ async def test_a_passing_pull_request_gets_four_green_check_runs(scenario: Scena
     runs = await scenario.wait_done(sha)
     assert {n: r.conclusion for n, r in runs.items()} == {
         "codegen/build": "success", "codegen/test": "success", "codegen/deploy": "success",
-        "codegen/analysis": "success"}
+        "codegen/analysis": "success", "codegen/web-eval": "skipped"}
     first = scenario.fake.calls("checks/create")
     assert all(c.json["status"] == "queued" for c in first if c.json["name"] != "codegen/config")
     assert time.monotonic() > started
     assert "healthy" in runs["codegen/deploy"].output["title"]
+    assert "web_eval.pages" in runs["codegen/web-eval"].output["summary"]  # says how to enable it
     assert any(a["identifier"] == "rerun" for a in runs["codegen/test"].actions)
     record = await scenario.bot.server.context.validations.store.latest_for_sha(REPO, sha)
     assert record is not None and record.passed and record.report
@@ -206,13 +207,13 @@ async def test_a_fork_from_a_stranger_waits_for_ok_to_test(scenario: Scenario) -
     deadline = time.monotonic() + 180
     while True:
         runs = [r for r in scenario.runs_for(sha).values() if r.conclusion not in ("action_required",)]
-        if len(runs) >= 4 and all(r.status == "completed" for r in runs):
+        if len(runs) >= 5 and all(r.status == "completed" for r in runs):
             break
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     assert {r.name: r.conclusion for r in runs} == {
         "codegen/build": "success", "codegen/test": "success", "codegen/deploy": "success",
-        "codegen/analysis": "success"}
+        "codegen/analysis": "success", "codegen/web-eval": "skipped"}
 
 
 async def test_no_token_or_secret_is_visible_in_the_snapshot(scenario: Scenario) -> None:
@@ -240,3 +241,24 @@ async def test_leftover_snapshots_are_removed_at_start_up(
     await start_bot()
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(leftover.id)
+
+
+async def test_web_eval_check_run_embeds_signed_screenshots(scenario: Scenario, chromium: str) -> None:
+    web = "web_eval: {pages: [{path: /, text: ok}, {path: /, text: missing words}]}"
+    scenario.fake.set_file(REPO, ".github/codegen.yml", config(extra=web))
+    sha = scenario.project.commit({"app.py": APP, "test_app.py": TEST})
+    number = scenario.open_pull(sha, ["app.py"])
+    await scenario.deliver_pull(number)
+    runs = await scenario.wait_done(sha)
+    web_run = runs["codegen/web-eval"]
+    assert web_run.conclusion == "failure" and "1 of 2" in web_run.output["title"]
+    summary = web_run.output["summary"]
+    assert "missing words" in summary
+    link = summary.split("](", 1)[1].split(")", 1)[0]
+    assert "/artifacts/" in link and "sig=" in link
+    path = link[link.index("/artifacts/"):]
+    async with scenario.bot.session.get(scenario.bot.url + path) as resp:
+        assert resp.status == 200 and (await resp.read()).startswith(b"\x89PNG")
+    record = await scenario.bot.server.context.validations.store.latest_for_sha(REPO, sha)
+    items = record.report["outcomes"]["web-eval"]["details"]["items"]
+    assert [i["passed"] for i in items] == [True, False]

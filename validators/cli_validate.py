@@ -9,6 +9,8 @@ Decisions:
   tracked file when no base is given.
 - Exit codes: 0 every stage passed (or was skipped), 1 a stage failed, 2 misconfigured (not a git
   checkout, invalid config, no Docker engine).
+- Web evaluation (when the config has pages or flows) writes its screenshots and traces under
+  `./codegen-bot-artifacts/<id>/` (or `$CODEGEN_BOT_ARTIFACTS`) and prints their paths.
 - `SNAPSHOT_CA_BUNDLE` is honoured as in the bot, so pip works behind a TLS-inspecting proxy.
 """
 
@@ -28,6 +30,7 @@ from config.loader import load_text
 from config.schema import RepoConfig
 from validators.outcome import StageOutcome
 from validators.pipeline import ValidationRequest, validate
+from validators.web_eval.runner import evaluate
 
 SYMBOL = {"success": "✔", "skipped": "–", "neutral": "•", "failure": "✘", "timed_out": "⏱", "cancelled": "✘"}
 
@@ -71,6 +74,11 @@ class Printer:
                 print("    " + tail.replace("\n", "\n    "), file=self.out)
             for a in outcome.annotations[:20]:
                 print(f"    {a.path}:{a.start_line}: {a.level}: {a.title}: {a.message}", file=self.out)
+        for item in outcome.details.get("items", []):
+            mark = "✔" if item["passed"] else f"✘ {item['failing_step']}: {item['reason']}"
+            print(f"    {item['kind']} {item['name']}: {mark}", file=self.out)
+            for path in [*item["screenshots"], *([item["trace"]] if item["trace"] else [])]:
+                print(f"      {path}", file=self.out)
         self.out.flush()
 
 
@@ -119,10 +127,25 @@ async def run_validate(path: Path, base: str | None, as_json: bool, out: TextIO)
         return 2
     ca = os.environ.get("SNAPSHOT_CA_BUNDLE")
     name = await asyncio.to_thread(lambda: path.resolve().name)
+    validation_id = uuid.uuid4().hex[:12]
+    folder = Path(os.environ.get("CODEGEN_BOT_ARTIFACTS", "codegen-bot-artifacts")) / validation_id
+
+    async def save(artifact: str, data: bytes) -> str:
+        def write() -> str:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / artifact).write_bytes(data)
+            return str((folder / artifact).resolve())
+
+        return await asyncio.to_thread(write)
+
+    async def web_eval(base_url: str, config: RepoConfig, _validation: str) -> StageOutcome:
+        chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+        return await evaluate(base_url, config.web_eval, save, chromium)
+
     request = ValidationRequest(
-        validation_id=uuid.uuid4().hex, repo=name, sha=prepared.sha, config=prepared.config,
+        validation_id=validation_id, repo=name, sha=prepared.sha, config=prepared.config,
         source_tar=prepared.source, changed_files=prepared.changed, docker=client,
-        ca_bundle=Path(ca) if ca else None,
+        ca_bundle=Path(ca) if ca else None, web_eval=web_eval,
     )
     try:
         report = await validate(request, Printer(out if not as_json else sys.stderr, quiet=as_json))

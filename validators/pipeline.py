@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 CACHE_MOUNTS = {"pip": "/root/.cache/pip", "npm": "/root/.npm"}
 CACHE_ENV = {"PIP_CACHE_DIR": "/root/.cache/pip", "npm_config_cache": "/root/.npm"}
 LOG_TAIL = 20_000
+NO_WEB_EVAL = (
+    "No browser checks configured. Add `web_eval.pages` (and `flows`) to `.github/codegen.yml` to have the"
+    " deployed app's pages checked in Chromium (see docs/configuration.md)."
+)
+NOT_DEPLOYED = "The app was not deployed and healthy, so no page was checked."
 
 
 class StageListener(Protocol):
@@ -160,7 +165,8 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
     snap = config.snapshot
     report = ValidationReport(req.validation_id, req.repo, req.sha, started_at=time.time())
     deadline = time.monotonic() + snap.timeout_minutes * 60
-    pending = ["build", "test", "deploy"] + (["web-eval"] if req.web_eval else [])
+    pending = ["build", "test", "deploy", "web-eval"]
+    web_wanted = req.web_eval is not None and config.web_eval.enabled
 
     async def finish(outcome: StageOutcome) -> None:
         report.outcomes[outcome.stage] = outcome
@@ -175,6 +181,9 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
     wants_container = any(container_stages.values()) or snap.deploy
     if not wants_container:
         for stage in list(pending):
+            if stage == "web-eval":
+                await finish(_skipped(stage, NO_WEB_EVAL if not web_wanted else NOT_DEPLOYED))
+                continue
             await finish(_skipped(stage, f"Nothing to run: `.github/codegen.yml` sets no {stage} commands."))
         report.finished_at = time.time()
         return report
@@ -226,13 +235,14 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
             outcome = await _deploy(req, snapshot, deadline)
             failed = not outcome.passed
             await finish(outcome)
-        if req.web_eval is not None:
-            await listener.stage_started("web-eval")
-            if failed or snapshot.host_port is None:
-                await finish(_skipped("web-eval", "The app was not deployed and healthy, so no page was checked."))
-            else:
-                base_url = f"http://127.0.0.1:{snapshot.host_port}"
-                await finish(await req.web_eval(base_url, config, req.validation_id))
+        await listener.stage_started("web-eval")
+        if not web_wanted or req.web_eval is None:
+            await finish(_skipped("web-eval", NO_WEB_EVAL))
+        elif failed or not snap.deploy or snapshot.host_port is None:
+            await finish(_skipped("web-eval", NOT_DEPLOYED))
+        else:
+            base_url = f"http://127.0.0.1:{snapshot.host_port}"
+            await finish(await req.web_eval(base_url, config, req.validation_id))
     except asyncio.CancelledError:
         if snapshot is not None:
             with contextlib.suppress(Exception):
