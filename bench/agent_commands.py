@@ -100,7 +100,8 @@ async def poller(runs: int, seconds: float, tmp: Path) -> None:
     bot = await launch(settings, tmp / ".env")
     ctx = bot.server.context
     assert ctx is not None and ctx.codegen is not None
-    ctx.codegen.creates.limit = 1_000_000  # setting up the runs only; the polls keep the request window
+    # lifted while the runs are set up; the documented request window is restored for the measurement
+    ctx.codegen.creates.limit = ctx.codegen.requests.limit = 1_000_000
     try:
         for i in range(runs):
             codegen.script(f"run-{i}-", [{"status": "ACTIVE"}])
@@ -113,6 +114,7 @@ async def poller(runs: int, seconds: float, tmp: Path) -> None:
                                         status_comment_id=None, progressed=True)
             await ctx.jobs.enqueue(POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id),
                                    delay=i * seconds / runs)
+        ctx.codegen.requests.limit = 60
         polls_before = len(codegen.calls(GET_RUN))
         cpu_before, wall_before = time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
