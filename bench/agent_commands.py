@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import pct
 from handlers.agent_lifecycle import POLL, poll_key
 from tests.fakes.codegen import FakeCodegen
 from tests.fakes.github import FakeGitHub
@@ -33,11 +34,6 @@ from tests.support.payloads import issue_comment_event
 
 REPO = "octo-org/app"
 GET_RUN = "get_agent_run_v1_organizations__org_id__agent_run__agent_run_id__get"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def latency(comments: int, tmp: Path) -> None:

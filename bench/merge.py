@@ -3,7 +3,7 @@
 For N pull requests (default 100) whose head commit was validated (a passed validation in the store) and
 whose last required check (`ci/test`, required by `merge.required_checks`) then completes: the time from
 posting that `check_run` `completed` delivery to the `PUT /pulls/{n}/merge` request on the fake GitHub.
-Includes the per-PR debounce (1.5 s) that lets a burst of check events cost one evaluation.
+Includes the per-PR debounce (1 s) that lets a burst of check events cost one evaluation.
 PRs are handled in waves of 10 at a time.
 
     .venv/bin/python bench/merge.py [--prs 100]
@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import pct
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch
 from tests.support.payloads import _repository
@@ -29,11 +30,6 @@ from tests.support.webhooks import payload
 
 REPO = "octo-org/fast"
 CONFIG = "merge: {auto_merge: true, required_checks: [ci/test]}\n"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run(prs: int, tmp: Path) -> None:
@@ -78,7 +74,7 @@ async def run(prs: int, tmp: Path) -> None:
         await bot.stop()
         await fake.close()
     print(f"{prs} PRs: last required check completed → merge request: p50 {statistics.median(samples):.2f} s,"
-          f" p99 {pct(samples, 99):.2f} s (debounce 1.5 s included)")
+          f" p99 {pct(samples, 99):.2f} s (debounce 1 s included)")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker
 
+from bench.stats import pct
 from bot.jobs import Job
 from config.loader import load_text
 from tests.fakes.github import FakeGitHub
@@ -55,11 +56,6 @@ def scratch_repo(tmp: Path) -> tuple[Path, str]:
     git(repo, "add", "-A")
     git(repo, "-c", "user.email=b@e.c", "-c", "user.name=b", "commit", "-q", "-m", "x")
     return repo, git(repo, "rev-parse", "HEAD")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def queued_latency(n: int, tmp: Path) -> None:

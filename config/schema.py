@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
@@ -108,16 +108,18 @@ class SnapshotConfig(Section):
         return self
 
 
-class HealthCheck(Section):
-    path: str = "/"
-    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+def _url_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with /")
+    return value
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with /")
-        return value
+
+UrlPath = Annotated[str, AfterValidator(_url_path)]
+
+
+class HealthCheck(Section):
+    path: UrlPath = "/"
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
 
 class Viewport(Section):
@@ -126,18 +128,11 @@ class Viewport(Section):
 
 
 class WebPage(Section):
-    path: str
+    path: UrlPath
     status: int | None = Field(default=None, ge=100, le=599)  # None: any 2xx
     text: str | None = None
     selector: str | None = None
     timeout_seconds: int = Field(default=30, ge=1, le=600)
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with /")
-        return value
 
 
 class FieldValue(Section):

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.command_call import CommandCall
 from handlers.merge_lifecycle import describe
 from handlers.rules.merge import Merge, NotAsked
 from handlers.rules.permissions import permission_at_least
-
-
-async def _open_pull(call: CommandCall) -> dict[str, Any] | None:
-    if not call.thread.is_pull_request:
-        await call.reply(f"`/codegen {call.command.kind.value}` works on pull requests only.")
-        return None
-    pr: dict[str, Any] = await call.gh.getitem(
-        "/repos/{owner}/{repo}/pulls/{pull_number}",
-        {"owner": call.thread.owner, "repo": call.thread.repo, "pull_number": call.thread.number},
-    )
-    if pr.get("state") != "open":
-        await call.reply("This pull request is closed.")
-        return None
-    return pr
 
 
 async def merge(call: CommandCall) -> None:
@@ -30,7 +14,7 @@ async def merge(call: CommandCall) -> None:
     if not permission_at_least(permission, "write"):
         await call.reply(f"@{call.user} `/codegen merge` needs write permission on this repository.")
         return
-    if await _open_pull(call) is None:
+    if await call.open_pull() is None:
         return
     repo, number = call.thread.full_name, call.thread.number
     await call.ctx.merges.prs.set(repo, number, merge_requested_by=call.user)
@@ -46,7 +30,7 @@ async def merge(call: CommandCall) -> None:
 
 
 async def fix(call: CommandCall) -> None:
-    pr = await _open_pull(call)
+    pr = await call.open_pull()
     if pr is None:
         return
     outcome = await call.ctx.auto_fix.fix_requested(

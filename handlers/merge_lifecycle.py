@@ -36,7 +36,7 @@ from handlers.rules.merge import Blocked, Merge, MergeDecision, MergePolicy, Not
 log = logging.getLogger(__name__)
 
 JOB = "merge.evaluate"
-DEBOUNCE = 1.5
+DEBOUNCE = 1.0
 _GRAPHQL_METHOD = {"merge": "MERGE", "squash": "SQUASH", "rebase": "REBASE"}
 ENABLE_AUTO_MERGE = """
 mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod, $expectedHeadOid: GitObjectID) {

@@ -7,22 +7,8 @@ from handlers.rules.permissions import permission_at_least
 from handlers.validation_triggers import validate_pr
 
 
-async def _pull(call: CommandCall) -> dict[str, object] | None:
-    if not call.thread.is_pull_request:
-        await call.reply(f"`/codegen {call.command.kind.value}` works on pull requests only.")
-        return None
-    pr: dict[str, object] = await call.gh.getitem(
-        "/repos/{owner}/{repo}/pulls/{pull_number}",
-        {"owner": call.thread.owner, "repo": call.thread.repo, "pull_number": call.thread.number},
-    )
-    if pr.get("state") != "open":
-        await call.reply("This pull request is closed; nothing to validate.")
-        return None
-    return pr
-
-
 async def validate(call: CommandCall) -> None:
-    pr = await _pull(call)
+    pr = await call.open_pull()
     if pr is None:
         return
     await validate_pr(call.ctx, call.gh, call.thread.full_name, pr, call.installation_id, "command")
@@ -34,7 +20,7 @@ async def ok_to_test(call: CommandCall) -> None:
     if not permission_at_least(permission, "write"):
         await call.reply(f"@{call.user} `/codegen ok-to-test` needs write permission on this repository.")
         return
-    pr = await _pull(call)
+    pr = await call.open_pull()
     if pr is None:
         return
     head = pr["head"]

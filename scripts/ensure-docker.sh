@@ -29,6 +29,11 @@ LOCK=/tmp/codegen-bot-ensure-docker.lock
 die() { echo "ensure-docker: $*" >&2; exit 1; }
 say() { echo "ensure-docker: $*" >&2; }
 
+# Fast path, no lock: a daemon answers and the image is there (the usual case).
+if docker info >/dev/null 2>&1 && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  exit 0
+fi
+
 exec 9>"$LOCK"
 flock -w 900 9 || die "another ensure-docker.sh holds $LOCK for more than 15 minutes"
 
@@ -56,7 +61,8 @@ if ! daemon_up; then
   else
     say "starting dockerd (log: $LOG)"
     # setsid: the daemon outlives this script and the make/pytest process that called it
-    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
+    # fd 9 (the lock) is closed for the daemon: it must not hold the lock for the rest of its life
+    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null 9>&- &
   fi
   for _ in $(seq 1 "$WAIT"); do
     daemon_up && break

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 from collections.abc import AsyncIterator
 
@@ -11,20 +9,10 @@ import docker
 import pytest
 import pytest_asyncio
 
+from tests.support.tar import tar_of
 from validators.health import wait_healthy
 from validators.snapshot import LABEL, MAX_OUTPUT_BYTES, Resources, Snapshot, cleanup_leftovers
 from validators.steps import Stage, run_stages
-
-
-def tar_of(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @pytest_asyncio.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +14,7 @@ from bot.services import artifact_store
 from config.loader import load_text
 from config.schema import WebEvalConfig
 from tests.support.bot_fixtures import RunningBot
+from tests.support.tar import tar_of
 from validators.pipeline import ValidationRequest, validate
 from validators.snapshot import Snapshot
 from validators.web_eval.runner import evaluate
@@ -34,15 +33,6 @@ document.getElementById('dashboard').textContent = 'Hello, ' + new URLSearchPara
 }
 
 
-def tar_of(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @pytest_asyncio.fixture

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from tests.fakes.codegen import FakeCodegen
+from tests.fakes.contract import fail_on_violations
 
 
 @pytest_asyncio.fixture
@@ -22,6 +22,4 @@ async def fake_codegen() -> AsyncIterator[FakeCodegen]:
         yield fake
     finally:
         await fake.close()
-    if fake.violations:
-        report = "\n".join(f"  - {v}" for v in fake.violations)
-        pytest.fail(f"the fake Codegen saw {len(fake.violations)} contract violation(s):\n{report}", pytrace=False)
+    fail_on_violations("Codegen", fake.violations)

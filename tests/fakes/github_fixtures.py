@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
+from tests.fakes.contract import fail_on_violations
 from tests.fakes.github import FakeGitHub
 
 
@@ -23,8 +23,4 @@ async def fake_github() -> AsyncIterator[FakeGitHub]:
         yield fake
     finally:
         await fake.close()
-    if fake.violations:
-        report = "\n".join(f"  - {v}" for v in fake.violations)
-        pytest.fail(
-            f"the fake GitHub saw {len(fake.violations)} contract violation(s):\n{report}", pytrace=False
-        )
+    fail_on_violations("GitHub", fake.violations)

@@ -1,0 +1,1 @@
+"""Benchmarks (figures, not pass/fail). Run each as `.venv/bin/python bench/<name>.py`."""
