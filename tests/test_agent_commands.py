@@ -268,6 +268,10 @@ async def test_a_run_without_progress_is_marked_stale(
     fake_codegen.script("stuck", [{"status": "ACTIVE"}] * 1000)
     await thread.say("/codegen stuck forever")
     await thread.wait_for("running")
+    deadline = time.monotonic() + 20
+    while (await thread.runs())[-1].codegen_status != "ACTIVE":  # its last progress is behind us
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 120)
     run = await thread.wait_for("stale")
