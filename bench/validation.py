@@ -6,6 +6,8 @@
     whole validation wall time minus the time spent inside the user's steps, against a shell script that
     does the least possible with the docker CLI (create, copy the tree in, exec the same steps, remove)
     on the same commit, in the same run.
+    The example project gets a few real pip dependencies (--extra-deps, default flask sqlalchemy pydantic
+    requests) so that installing them is part of the work.
 (c) Cold vs warm: the same validation with the repository's dependency caches (pip, npm volumes) removed,
     then again after a one-line change with the caches warm.
 
@@ -49,9 +51,12 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def scratch_repo(tmp: Path) -> tuple[Path, str]:
+def scratch_repo(tmp: Path, extra_deps: list[str]) -> tuple[Path, str]:
     repo = tmp / "hello"
     shutil.copytree(EXAMPLE, repo)
+    if extra_deps:  # a project with real dependencies, so that the dependency cache matters
+        with (repo / "requirements.txt").open("a") as f:
+            f.write("".join(f"{dep}\n" for dep in extra_deps))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "-c", "user.email=b@e.c", "-c", "user.name=b", "commit", "-q", "-m", "x")
@@ -151,9 +156,9 @@ def drop_caches(client: docker.DockerClient) -> None:
             pass
 
 
-async def overhead_and_caches(tmp: Path) -> None:
+async def overhead_and_caches(tmp: Path, extra_deps: list[str]) -> None:
     client = docker.from_env()
-    repo, sha = scratch_repo(tmp)
+    repo, sha = scratch_repo(tmp, extra_deps)
     drop_caches(client)
     cold_wall, _cold_user, ok = await bot_validation(client, repo, sha)
     assert ok, "the example project's validation failed"
@@ -177,10 +182,12 @@ async def overhead_and_caches(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deliveries", type=int, default=100)
+    parser.add_argument("--extra-deps", default="flask sqlalchemy pydantic requests",
+                        help="pip requirements added to the example project for (b) and (c); '' for none")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         asyncio.run(queued_latency(args.deliveries, Path(a)))
-        asyncio.run(overhead_and_caches(Path(b)))
+        asyncio.run(overhead_and_caches(Path(b), args.extra_deps.split()))
 
 
 if __name__ == "__main__":

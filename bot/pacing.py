@@ -1,9 +1,10 @@
 """Ingest first: while webhooks are arriving, handling slows down so that acknowledging stays fast.
 
 GitHub waits for our answer (and gives up after 10 s); handling can wait. Both share one event loop, so
-during a burst the worker would take CPU from the intake. Decision: while the intake has seen a request
-within the last `window` seconds, the worker starts at most `rate` deliveries per second (a token
-bucket); when the burst ends it runs at full speed again. Nothing is lost either way: every delivery is
+during a burst the worker would take CPU from the intake. Decision: while the intake is under load —
+at least `burst` requests within the last `window` seconds (default 10 in 100 ms, i.e. 100/s) — the worker
+starts at most `rate` deliveries per second (a token bucket); otherwise (normal traffic, however steady)
+it runs at full speed. Nothing is lost either way: every delivery is
 already committed to the store before it is acknowledged.
 """
 
@@ -11,21 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 
 
 class IntakePressure:
-    def __init__(self, window: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, window: float = 0.1, burst: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
-        self._last = float("-inf")
+        self._recent: deque[float] = deque(maxlen=burst)
 
     def mark(self) -> None:
-        self._last = self._clock()
+        self._recent.append(self._clock())
 
     @property
     def busy(self) -> bool:
-        return self._clock() - self._last < self.window
+        recent = self._recent
+        return len(recent) == recent.maxlen and self._clock() - recent[0] < self.window
 
 
 class HandlingPacer:

@@ -29,7 +29,7 @@ from bot.setup_page import SetupFlow
 from bot.worker import DeliveryWorker
 from config.settings import Settings, load_settings
 from handlers.routes import ROUTER
-from handlers.validation_lifecycle import remove_leftover_snapshots
+from handlers.validation_lifecycle import instance_id, remove_leftover_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ class BotServer:
             return
         self.jobs = JobQueue(self.db)
         self.context = build_context(self.settings, self.db, self.session, self.jobs)
-        await remove_leftover_snapshots()  # before the queue re-runs validations a crash interrupted
+        # before the queue re-runs validations a crash interrupted
+        await remove_leftover_snapshots(instance_id(self.settings))
         await self.jobs.start()
         self.worker = DeliveryWorker(
             store=self.deliveries,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,7 @@ from handlers.rules.validation_gate import Hold, PullState, Run, decide_validati
 from validators.git_source import GitCache
 from validators.outcome import CHECK_NAMES, STAGES, ValidationReport
 from validators.pipeline import ValidationRequest, validate
-from validators.snapshot import cleanup_leftovers
+from validators.snapshot import INSTANCE_LABEL, cleanup_leftovers
 from validators.web_eval.artifacts import ArtifactStore
 from validators.web_eval.runner import evaluate
 
@@ -59,7 +60,12 @@ def stages_for(config: RepoConfig) -> list[str]:
     return [*STAGES, "web-eval"]
 
 
-async def remove_leftover_snapshots() -> int:
+def instance_id(settings: Any) -> str:
+    """This bot's identity on a shared Docker engine: its store and App (labels its snapshots)."""
+    return hashlib.sha256(f"{settings.database_url}|{settings.github_app_id}".encode()).hexdigest()[:16]
+
+
+async def remove_leftover_snapshots(instance: str | None = None) -> int:
     """At start-up: remove containers, networks and anonymous volumes a crash left behind (by label)."""
     try:
         client = await asyncio.to_thread(docker.from_env)
@@ -67,7 +73,7 @@ async def remove_leftover_snapshots() -> int:
         log.warning("no Docker engine reachable: validations will fail until one is")
         return 0
     try:
-        removed = await asyncio.to_thread(cleanup_leftovers, client)
+        removed = await asyncio.to_thread(cleanup_leftovers, client, instance)
     except Exception:
         log.exception("removing leftover snapshots failed; continuing")
         removed = 0
@@ -236,6 +242,7 @@ class Validations:
             validation_id=record.id, repo=record.repo, sha=record.head_sha, config=config, source_tar=source,
             changed_files=changed, docker=client, ca_bundle=self.ca_bundle,
             web_eval=self.web_eval_for(config, record),
+            extra_labels={INSTANCE_LABEL: instance_id(self.ctx.settings)},
         )
         report = await validate(request, reporter)
         record = await self.store.update(record.id, state="done", report=report.to_json(), passed=report.passed,

@@ -234,13 +234,24 @@ async def test_no_token_or_secret_is_visible_in_the_snapshot(scenario: Scenario)
 
 
 async def test_leftover_snapshots_are_removed_at_start_up(
-    fake_github: FakeGitHub, start_bot: StartBot, docker_client: docker.DockerClient, base_image: str
+    fake_github: FakeGitHub, start_bot: StartBot, docker_client: docker.DockerClient, base_image: str,
+    tmp_path: Path,
 ) -> None:
+    from handlers.validation_lifecycle import instance_id
+    from tests.support.bot_fixtures import bot_settings
+
+    mine = instance_id(bot_settings(fake_github, tmp_path))
     leftover = docker_client.containers.run(base_image, ["sleep", "infinity"], detach=True,
-                                            labels={"codegen-bot.snapshot": "1"})
-    await start_bot()
-    with pytest.raises(docker.errors.NotFound):
-        docker_client.containers.get(leftover.id)
+                                            labels={"codegen-bot.snapshot": "1", "codegen-bot.instance": mine})
+    other = docker_client.containers.run(base_image, ["sleep", "infinity"], detach=True,
+                                         labels={"codegen-bot.snapshot": "1", "codegen-bot.instance": "another"})
+    try:
+        await start_bot()
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.containers.get(leftover.id)
+        assert docker_client.containers.get(other.id).status == "running"  # another bot's snapshot is left alone
+    finally:
+        other.remove(force=True)
 
 
 async def test_web_eval_check_run_embeds_signed_screenshots(scenario: Scenario, chromium: str) -> None:

@@ -140,8 +140,7 @@ class Snapshot:
         container = await asyncio.to_thread(start)
         snapshot = cls(client, container, workdir, publish_port)
         try:
-            await snapshot._read_port()
-            await asyncio.to_thread(snapshot._exec_simple, ["mkdir", "-p", workdir])
+            await snapshot._read_port()  # (Docker creates `working_dir` itself)
         except Exception:
             await snapshot.remove()
             raise
@@ -244,10 +243,15 @@ class Snapshot:
             await asyncio.to_thread(self.container.remove, force=True, v=True)
 
 
-def cleanup_leftovers(client: docker.DockerClient) -> int:
-    """Remove every snapshot container (by label), running or not. Blocking; returns how many."""
+INSTANCE_LABEL = "codegen-bot.instance"
+
+
+def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None) -> int:
+    """Remove snapshot containers (by label), running or not: those of one bot `instance` when given (so
+    two bots sharing a Docker engine never remove each other's), else all. Blocking; returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+    labels = [f"{LABEL}=1"] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
+    for container in client.containers.list(all=True, filters={"label": labels}):
         try:
             container.remove(force=True, v=True)
             removed += 1
