@@ -5,8 +5,9 @@
   memory stays bounded under any load and nothing is lost.
 - Start-up and retries: the scanner reads pending deliveries from the store (after a crash these are the
   acknowledged deliveries that were not fully handled) and queues them, oldest first.
-- Every callback registered for the event runs on its own: one that raises is logged with the delivery id,
-  counted and recorded, and never stops the other callbacks or the worker. Callbacks that completed are
+- Every callback registered for the event runs on its own, concurrently with the event's other callbacks
+  (they are independent): one that raises is logged with the delivery id, counted and recorded, and never
+  stops the other callbacks or the worker. Callbacks that completed are
   recorded, so a retry or a restart re-runs only what did not finish.
 - Deliveries about the same issue or pull request are handled one after another, in order of receipt;
   others run concurrently (`WORKER_CONCURRENCY`).
@@ -221,22 +222,25 @@ class DeliveryWorker:
         await self.store.start_attempt(delivery.id)
         callbacks = sorted(self.router.fetch(event), key=callback_name)
         context = self.context_for(delivery.id)
-        errors: list[str] = []
         started = time.monotonic()
-        for callback in callbacks:
+
+        async def run_one(callback: Callable[..., Any]) -> str | None:
             name = callback_name(callback)
-            if name in delivery.done_callbacks:
-                continue
             try:
                 async with asyncio.timeout(CALLBACK_TIMEOUT):
                     await callback(event, context)
             except Exception as exc:
                 self.metrics.handler_errors.labels(handler=name).inc()
                 log.exception("handler %s raised", name, extra={"event": event.event, "handler": name})
-                errors.append(redact(f"{name}: {type(exc).__name__}: {exc}"))
-            else:
-                if len(callbacks) > 1:
-                    await self.store.callback_done(delivery.id, name)
+                return redact(f"{name}: {type(exc).__name__}: {exc}")
+            if len(callbacks) > 1:
+                await self.store.callback_done(delivery.id, name)
+            return None
+
+        # the callbacks of one event are independent: they run side by side, each on its own
+        pending = [cb for cb in callbacks if callback_name(cb) not in delivery.done_callbacks]
+        outcomes = await asyncio.gather(*(run_one(cb) for cb in pending))
+        errors = [error for error in outcomes if error is not None]
         self.metrics.handler_latency.observe(time.monotonic() - started)
         state = await self.store.finish(delivery.id, errors, attempt)
         self.metrics.deliveries_handled.labels(outcome=state).inc()
