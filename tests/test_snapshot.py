@@ -119,3 +119,15 @@ async def test_leftovers_are_removed(docker_client: docker.DockerClient, base_im
     assert docker_client.containers.list(filters={"label": f"{LABEL}=1", "id": snap.container.id})
     assert cleanup_leftovers(docker_client) >= 1
     assert not docker_client.containers.list(all=True, filters={"id": snap.container.id})
+
+
+async def test_a_fork_bomb_is_contained_by_the_pids_limit(snapshot: Snapshot) -> None:
+    bomb = await snapshot.run("bomb() { bomb | bomb & }; bomb", timeout=5)
+    assert "Cannot fork" in bomb.output  # it hit the limit instead of taking the machine down
+    left = await snapshot.run("ls -d /proc/[0-9]* | wc -l", timeout=30)
+    assert int(left.output.strip()) < 10, left.output  # and what it left running was killed with its step
+    after = await snapshot.run("cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+                               timeout=30)
+    assert after.ok and after.output.strip() == "128"
+    alive = await snapshot.run("echo alive", timeout=30)
+    assert alive.ok and alive.output.strip() == "alive"  # the group was killed: the snapshot is usable again

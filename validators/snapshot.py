@@ -13,7 +13,8 @@ Decisions (security first):
 - Every container carries the label `codegen-bot.snapshot=1`; `cleanup_leftovers` removes what a crash
   left behind.
 - A step runs as `timeout -k 5 <seconds> sh -c <command>`: GNU timeout runs the command in its own process
-  group and kills the whole group, so a hung test cannot outlive its limit. A step killed by the kernel's
+  group and kills the whole group, so a hung test cannot outlive its limit; when the step ends, whatever it
+  left running in that group (background jobs, a fork bomb) is killed too. A step killed by the kernel's
   OOM killer is recognised from the container's cgroup `memory.events` (`oom_kill` grew).
 - Output is streamed and only the last `MAX_OUTPUT_BYTES` are kept (the end of a log is where the error is).
 """
@@ -41,6 +42,7 @@ CA_PATH_IN_CONTAINER = "/etc/codegen-bot/ca-certificates.crt"
 CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
           "CURL_CA_BUNDLE")
 DEPLOY_LOG = "/tmp/codegen-bot-deploy.log"
+STEP_PID = "/tmp/.codegen-bot-step.pid"
 CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"]
 
 
@@ -168,7 +170,8 @@ class Snapshot:
         api = self.client.api
         exec_id = api.exec_create(
             self.container.id,
-            ["timeout", "-k", "5", str(seconds), "sh", "-c", command],
+            # `timeout` keeps the pid written here and makes it its process group: see _kill_strays
+            ["sh", "-c", f'echo $$ > {STEP_PID}; exec timeout -k 5 "$0" sh -c "$1"', str(seconds), command],
             workdir=self.workdir,
             environment=dict(env or {}),
         )["Id"]
@@ -178,7 +181,20 @@ class Snapshot:
             if len(tail) > 2 * MAX_OUTPUT_BYTES:
                 del tail[: len(tail) - MAX_OUTPUT_BYTES]
         exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        self._kill_strays()
         return exit_code, bytes(tail[-MAX_OUTPUT_BYTES:])
+
+    def _kill_strays(self) -> None:
+        """Kill what a finished step left running in its process group (background jobs, fork bombs).
+
+        A fork bomb keeps the pids limit full, so starting the `kill` may fail for a moment: retried.
+        """
+        for _ in range(50):
+            code, _out = self._exec_simple(["sh", "-c", f"kill -9 -$(cat {STEP_PID}) 2>/dev/null; true"])
+            if code == 0:
+                return
+            time.sleep(0.05)
+        log.warning("could not clean up after a step in %s", self.container.short_id)
 
     def _oom_kill_count(self) -> int:
         """The container cgroup's OOM-kill counter (cgroup v2 `memory.events`, v1 `memory.oom_control`)."""
