@@ -78,7 +78,9 @@ class ItemResult:
 
 def _watch(page: Any, result: ItemResult, base: str) -> None:
     def on_console(message: Any) -> None:
-        if message.type == "error" and not _favicon((message.location or {}).get("url", "")):
+        # Chromium also logs every failed request as "Failed to load resource": those are tracked, with
+        # their URL, as failed requests, so they are not counted twice (and never for /favicon.ico)
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             result.console_errors.append(message.text[:500])
 
     def on_response(response: Any) -> None:
