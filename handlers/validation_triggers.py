@@ -77,8 +77,10 @@ async def on_closed(event: sansio.Event, ctx: Context) -> None:
     await ctx.validations.cancel_older(found[0], full_name, int(event.data["pull_request"]["number"]), keep_sha=None)
 
 
-async def _open_prs_for_sha(gh: GitHubAPI, owner: str, name: str, pulls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The pull requests a check suite/run names that are still open (a deleted or unknown one is skipped)."""
+async def _open_prs_for_sha(
+    gh: GitHubAPI, owner: str, name: str, pulls: list[dict[str, Any]], sha: str
+) -> list[dict[str, Any]]:
+    """The pull requests a check suite/run names that are still open at `sha` (a deleted one is skipped)."""
     result = []
     for ref in pulls:
         try:
@@ -91,7 +93,7 @@ async def _open_prs_for_sha(gh: GitHubAPI, owner: str, name: str, pulls: list[di
                 log.info("pull request #%s named by the event no longer exists", ref.get("number"))
                 continue
             raise
-        if pr.get("state") == "open":
+        if pr.get("state") == "open" and pr["head"]["sha"] == sha:
             result.append(pr)
     return result
 
@@ -106,9 +108,8 @@ async def on_check_suite(event: sansio.Event, ctx: Context) -> None:
     gh, installation_id = found
     owner, name, full_name = _repo(event)
     trigger = "check_suite.requested" if event.data["action"] == "requested" else "rerun"
-    for pr in await _open_prs_for_sha(gh, owner, name, suite.get("pull_requests") or []):
-        if pr["head"]["sha"] == suite["head_sha"]:
-            await validate_pr(ctx, gh, full_name, pr, installation_id, trigger)
+    for pr in await _open_prs_for_sha(gh, owner, name, suite.get("pull_requests") or [], suite["head_sha"]):
+        await validate_pr(ctx, gh, full_name, pr, installation_id, trigger)
 
 
 async def _rerun_check_run(event: sansio.Event, ctx: Context, approve: bool) -> None:
@@ -127,9 +128,8 @@ async def _rerun_check_run(event: sansio.Event, ctx: Context, approve: bool) -> 
             log.info("ok-to-test pressed by %s without write permission; ignored", sender)
             return
         await ctx.validations.store.approve(full_name, check_run["head_sha"], sender)
-    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or []):
-        if pr["head"]["sha"] == check_run["head_sha"]:
-            await validate_pr(ctx, gh, full_name, pr, installation_id, "rerun")
+    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or [], check_run["head_sha"]):
+        await validate_pr(ctx, gh, full_name, pr, installation_id, "rerun")
 
 
 @router.register("check_run", action="rerequested")
@@ -157,7 +157,8 @@ async def _fix_from_button(event: sansio.Event, ctx: Context) -> None:
     gh, installation_id = found
     owner, name, full_name = _repo(event)
     sender = (event.data.get("sender") or {}).get("login", "")
-    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or []):
+    # only while the PR is still at the commit whose check run carried the button
+    for pr in await _open_prs_for_sha(gh, owner, name, check_run.get("pull_requests") or [], check_run["head_sha"]):
         loaded = await ctx.config.load(owner, name, pr["base"]["ref"])
         required = loaded.config.agent.min_permission if loaded.config is not None else "write"
         if not permission_at_least(await ctx.permissions.permission(gh, owner, name, sender), required):
