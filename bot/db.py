@@ -180,9 +180,12 @@ def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 def _migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
     """Apply each migration not yet applied; `user_version` counts the applied ones."""
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    for index, script in enumerate(migrations[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
+    for index, script in enumerate(migrations, start=1):
+        conn.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate too
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= index:
+            conn.execute("COMMIT")
+            continue
         try:
             for statement in _statements(script):
                 conn.execute(statement)
