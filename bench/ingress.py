@@ -7,7 +7,9 @@ Side by side in the same run (same load, same machine):
   - `probot` (with --probot): Probot 14 on Node, verify + dispatch to a no-op, nothing persisted
     (installed with npm into bench/probot/node_modules on first use).
 
-    python bench/ingress.py [--duration 10] [--connections 32] [--probot] [--no-baseline]
+    python bench/ingress.py [--duration 10] [--connections 32] [--probot] [--no-baseline] [--no-drain]
+
+`INTAKE_PROCESSES=N` in the environment is passed on to the bot (the README's figure uses 2).
 
 The bot runs its real handlers during the load (the config check creates a check run per delivery) against
 bench/github_stub.py, so the figure includes the worker competing for the same two cores.
@@ -157,6 +159,11 @@ def bench_bot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, float]
         result = run_wrk(f"http://127.0.0.1:{port}", "/webhook", PAYLOAD, args.duration, args.connections, tmp)
         drain_start = time.monotonic()
         while True:
+            if args.no_drain:
+                with sqlite3.connect(db) as conn:
+                    pending = conn.execute("SELECT count(*) FROM deliveries WHERE state='pending'").fetchone()[0]
+                    stored = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+                break
             with sqlite3.connect(db) as conn:
                 pending = conn.execute("SELECT count(*) FROM deliveries WHERE state='pending'").fetchone()[0]
                 stored = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
@@ -219,6 +226,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--probot", action="store_true", help="also measure Probot 14 (needs node and npm)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-drain", action="store_true", help="do not wait for the handling to finish")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")

@@ -8,8 +8,8 @@
     on the same commit, in the same run.
     The example project gets a few real pip dependencies (--extra-deps, default flask sqlalchemy pydantic
     requests) so that installing them is part of the work.
-(c) Cold vs warm: the same validation with the repository's dependency caches (pip, npm volumes) removed,
-    then again after a one-line change with the caches warm.
+(c) Cold vs warm: the same validation with the repository's dependency caches (pip, npm volumes and the
+    `snapshot.cache_setup` image) removed, then again after a one-line change with the caches warm.
 
     .venv/bin/python bench/validation.py [--deliveries 100]
 Set SNAPSHOT_CA_BUNDLE (e.g. /etc/ssl/certs/ca-certificates.crt) behind a TLS-inspecting proxy.
@@ -43,6 +43,7 @@ from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch
 from tests.support.payloads import pull_request_event
 from validators.pipeline import CACHE_ENV, ValidationRequest, cache_volumes, validate
+from validators.setup_cache import image_tag
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "hello-app"
@@ -151,7 +152,13 @@ def floor_script(repo: Path, sha: str) -> tuple[float, float]:
 
 
 def drop_caches(client: docker.DockerClient) -> None:
+    """Cold start: no dependency cache volumes and no cached setup images of this repository."""
+    for image in client.images.list(filters={"label": "codegen-bot.setup-cache=1"}):
+        if any(tag.startswith(image_tag(REPO, "")[:-1]) for tag in image.tags):
+            client.images.remove(image.id, force=True)
     for volume in cache_volumes(REPO):
+        for container in client.containers.list(all=True, filters={"volume": volume}):
+            container.remove(force=True)  # left by an interrupted earlier run
         try:
             client.volumes.get(volume).remove(force=True)
         except docker.errors.NotFound:

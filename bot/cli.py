@@ -7,7 +7,8 @@
     codegen-bot check-config PATH           validate a .github/codegen.yml: prints errors (exit 1) or "ok" (0)
     codegen-bot replay DELIVERY_ID          queue a failed delivery again
 
-Exit codes: 0 success; 1 the checked thing failed; 2 bad usage, bad settings or a missing file.
+Exit codes: 0 success; 1 the checked thing failed; 2 bad usage, bad settings, a missing file, or (serve) a
+HOST:PORT that cannot be listened on.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from config.settings import SettingsError, load_settings
 
 
 def _serve(_args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from bot.logs import configure_logging
-    from bot.server import BotServer
+    from bot.serve import ListenError, serve
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -35,13 +34,11 @@ def _serve(_args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(
-        BotServer(settings).make_app(),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=lambda text: print(text, file=sys.stderr),
-    )
+    try:
+        asyncio.run(serve(settings))
+    except ListenError as exc:
+        print(f"codegen-bot: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from bot.db import Database
+from bot.delivery_body import pack, unpack
 
 MAX_ATTEMPTS = 3
 #: delay before attempt n+1 (seconds), by attempt number n
@@ -37,6 +38,8 @@ class IncomingDelivery:
     installation_id: int | None
     body: bytes
     received_at: float
+    #: the body as stored (bot/delivery_body.py), when whoever verified it packed it already
+    packed: bytes | None = None
 
 
 class DeliveryStore:
@@ -45,6 +48,7 @@ class DeliveryStore:
 
     async def record(self, delivery: IncomingDelivery) -> bool:
         """Store a verified delivery durably; False when its id was already stored (a redelivery)."""
+        packed = delivery.packed if delivery.packed is not None else pack(delivery.body)
 
         def work(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
@@ -55,7 +59,7 @@ class DeliveryStore:
                     delivery.event,
                     delivery.action,
                     delivery.installation_id,
-                    delivery.body,
+                    packed,
                     delivery.received_at,
                 ),
             )
@@ -89,7 +93,7 @@ class DeliveryStore:
             return StoredDelivery(
                 row["id"],
                 row["event"],
-                bytes(row["body"]),
+                unpack(bytes(row["body"])),
                 row["attempts"],
                 frozenset(json.loads(row["done_callbacks"])),
             )

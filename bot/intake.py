@@ -1,42 +1,55 @@
 """`POST /webhook`: verify, store durably, acknowledge. Handling happens later, in the worker.
 
-Order of checks (each answers at once and stores nothing):
-
-1. no webhook secret configured → 503 (the App is not set up; nothing can be verified);
-2. body larger than GitHub's 25 MiB cap → 413 (checked on Content-Length before reading, and while reading);
-3. `X-Hub-Signature-256` missing → 401; wrong → 401 (HMAC-SHA256 over the raw body, constant-time compare,
-   before anything parses the body);
-4. `X-GitHub-Event` / `X-GitHub-Delivery` missing, or a body that is not a JSON object → 400;
-5. `ping` → 200;
-6. otherwise the delivery is committed to the store, then 202. A delivery id seen before → 202, not
-   handled again.
+The checks are bot/webhook_check.py's (401/400/413/503 answered at once, nothing stored; `ping` → 200).
+A verified delivery is committed to the store, then answered 202; a delivery id seen before → 202, not
+handled again. `accept()` is the same commit step for deliveries that an intake process (bot/front.py)
+verified and passed on.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, Literal
 
-import orjson
 from aiohttp import web
-from gidgethub import ValidationFailure
-from gidgethub.sansio import validate_event
 
 from bot.deliveries import DeliveryStore, IncomingDelivery
 from bot.logs import delivery_context
 from bot.metrics import Metrics
 from bot.pacing import IntakePressure
+from bot.webhook_check import MAX_BODY, TOO_LARGE, Ping, Rejection, check_delivery
 
 log = logging.getLogger(__name__)
 
-#: GitHub caps webhook payloads at 25 MB
-MAX_BODY = 25 * 1024 * 1024
+__all__ = ["MAX_BODY", "Outcome", "WebhookIntake", "answer", "read_body"]
+
+#: what became of a verified delivery: committed (`queued`), seen before (`duplicate`), or not stored (`error`)
+Outcome = Literal["queued", "duplicate", "error"]
 
 
-def _reject(status: int, reason: str, metrics: Metrics) -> web.Response:
-    metrics.deliveries_rejected.labels(reason=str(status)).inc()
-    return web.json_response({"error": reason}, status=status)
+async def read_body(request: web.Request) -> bytes | Rejection:
+    """The raw body, or 413 when it is over GitHub's cap (checked on Content-Length before reading)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return TOO_LARGE
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return TOO_LARGE
+    return TOO_LARGE if len(body) > MAX_BODY else body
+
+
+def answer(delivery_id: str, outcome: Outcome) -> web.Response:
+    if outcome == "error":
+        return web.json_response({"error": "could not store the delivery; retry"}, status=500)
+    return web.json_response({"delivery": delivery_id, "status": outcome}, status=202)
+
+
+def refusal(rejection: Rejection) -> web.Response:
+    return web.json_response({"error": rejection.reason}, status=rejection.status)
+
+
+def pong(ping: Ping) -> web.Response:
+    return web.json_response({"delivery": ping.delivery_id, "status": "pong"}, status=200)
 
 
 class WebhookIntake:
@@ -52,70 +65,39 @@ class WebhookIntake:
         self.on_stored = on_stored
 
     async def handle(self, request: web.Request) -> web.Response:
+        body = await read_body(request) if self.secret else b""
+        verdict = body if isinstance(body, Rejection) else check_delivery(self.secret, request.headers, body)
+        if isinstance(verdict, Rejection):
+            self.count(verdict.status)
+            return refusal(verdict)
+        if isinstance(verdict, Ping):
+            self.count(200)
+            return pong(verdict)
+        return answer(verdict.id, await self.accept(verdict))
+
+    def count(self, status: int) -> None:
+        """A request answered without storing anything (refused, or a ping)."""
+        self.metrics.deliveries_received.inc()
+        self.pressure.mark()
+        if status >= 400:
+            self.metrics.deliveries_rejected.labels(reason=str(status)).inc()
+
+    async def accept(self, delivery: IncomingDelivery) -> Outcome:
+        """Commit a verified delivery; the worker is told once it is durable."""
         metrics = self.metrics
         metrics.deliveries_received.inc()
         self.pressure.mark()
-        if not self.secret:
-            return _reject(503, "the App is not configured: no webhook secret", metrics)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _reject(413, "payload larger than 25 MiB", metrics)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _reject(413, "payload larger than 25 MiB", metrics)
-        if len(body) > MAX_BODY:
-            return _reject(413, "payload larger than 25 MiB", metrics)
-
-        signature = request.headers.get("X-Hub-Signature-256")
-        if not signature:
-            return _reject(401, "missing X-Hub-Signature-256", metrics)
-        if not signature.startswith("sha256="):
-            return _reject(401, "X-Hub-Signature-256 must be sha256=<hex>", metrics)
-        try:
-            validate_event(body, signature=signature, secret=self.secret)
-        except ValidationFailure:
-            return _reject(401, "signature does not match", metrics)
-
-        event = request.headers.get("X-GitHub-Event")
-        delivery_id = request.headers.get("X-GitHub-Delivery")
-        if not event or not delivery_id:
-            return _reject(400, "missing X-GitHub-Event or X-GitHub-Delivery", metrics)
-        if len(delivery_id) > 200:
-            return _reject(400, "X-GitHub-Delivery is too long", metrics)
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return _reject(
-                400, "body is not JSON (set the webhook content type to application/json)", metrics
-            )
-        if not isinstance(data, dict):
-            return _reject(400, "body is not a JSON object", metrics)
-
-        if event == "ping":
-            return web.json_response({"delivery": delivery_id, "status": "pong"}, status=200)
-
-        installation = data.get("installation")
-        installation_id = installation.get("id") if isinstance(installation, dict) else None
-        action = data.get("action")
-        delivery = IncomingDelivery(
-            id=delivery_id,
-            event=event,
-            action=action if isinstance(action, str) else None,
-            installation_id=installation_id if isinstance(installation_id, int) else None,
-            body=body,
-            received_at=time.time(),
-        )
-        with delivery_context(delivery_id):
+        with delivery_context(delivery.id):
             try:
                 new = await self.store.record(delivery)
             except Exception:
                 log.exception("could not store delivery")
                 metrics.deliveries_rejected.labels(reason="500").inc()
-                return web.json_response({"error": "could not store the delivery; retry"}, status=500)
+                return "error"
             if not new:
                 metrics.deliveries_duplicate.inc()
-                log.info("duplicate delivery ignored", extra={"event": event})
-                return web.json_response({"delivery": delivery_id, "status": "duplicate"}, status=202)
+                log.info("duplicate delivery ignored", extra={"event": delivery.event})
+                return "duplicate"
             metrics.deliveries_stored.inc()
             self.on_stored(delivery)
-        return web.json_response({"delivery": delivery_id, "status": "queued"}, status=202)
+        return "queued"

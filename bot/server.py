@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -50,6 +51,8 @@ class BotServer:
         self.intake: WebhookIntake | None = None
         self.jobs: JobQueue | None = None
         self.context: Context | None = None
+        #: told the webhook secret whenever the intake is (re)built (the intake processes keep a copy)
+        self.secret_listeners: list[Callable[[str | None], None]] = []
         for secret in settings.secret_values():
             register_secret(secret)
 
@@ -92,6 +95,8 @@ class BotServer:
             on_stored=self._on_stored,
             pressure=self.pressure,
         )
+        for listener in self.secret_listeners:
+            listener(self.intake.secret)
         if not self.settings.app_configured:
             log.warning("no GitHub App credentials: serving the setup page at / and refusing webhooks")
             return

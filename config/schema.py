@@ -78,6 +78,9 @@ class SnapshotConfig(Section):
     timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     step_timeout_minutes: int = Field(default=10, ge=1, le=24 * 60)
     resources: Resources = Field(default_factory=Resources)
+    #: reuse the result of `setup` while the image, the setup commands, env and dependency manifests are
+    #: unchanged (only for setups that install dependencies, not the project itself)
+    cache_setup: bool = False
 
     @field_validator("env", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     #: while webhooks keep arriving, deliveries started per second (ingest first; 0 = no limit)
     worker_rate_under_load: float = Field(default=20.0, ge=0)
+    #: processes that serve HOST:PORT and verify webhooks in parallel, passing deliveries to the one process
+    #: that writes the store (0: that process serves HTTP itself); see bot/front_processes.py.
+    #: Default: 2 on a machine with two or more CPUs (about 1.3x the deliveries/s of one process), else 0
+    intake_processes: int = Field(default_factory=lambda: 2 if (os.cpu_count() or 1) >= 2 else 0, ge=0, le=64)
     #: the GitHub App manifest served by the setup page (default: app.yml in the working directory,
     #: else the one beside the source tree)
     app_manifest_path: Path | None = None

@@ -243,6 +243,8 @@ class Validations:
             changed_files=changed, docker=client, ca_bundle=self.ca_bundle,
             web_eval=self.web_eval_for(config, record),
             extra_labels={INSTANCE_LABEL: instance_id(self.ctx.settings)},
+            # an approved commit is code that needed approval: it shares no cache with trusted runs
+            shared_caches=await self.store.approved_by(record.repo, record.head_sha) is None,
         )
         report = await validate(request, reporter)
         record = await self.store.update(record.id, state="done", report=report.to_json(), passed=report.passed,

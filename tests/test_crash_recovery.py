@@ -1,4 +1,8 @@
-"""kill -9 of `codegen-bot serve` under a load of deliveries: every acknowledged delivery is handled once."""
+"""kill -9 of `codegen-bot serve` under a load of deliveries: every acknowledged delivery is handled once.
+
+Both ways of serving: one process, and the core with two intake processes (`INTAKE_PROCESSES=2`), where
+the core (the store's writer) is killed and its intake processes must follow it.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +11,18 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import WEBHOOK_SECRET
+from tests.support.serve_process import alive, children, free_port, serve, wait_healthy
 from tests.support.webhooks import headers_for, payload
 
 TOTAL = 600
 KILL_AFTER_ACKS = 200
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(tmp_path: Path, fake: FakeGitHub, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GITHUB_APP_ID": str(fake.app_id),
-        "GITHUB_PRIVATE_KEY": fake.private_key_pem,
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "GITHUB_API_URL": fake.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / f"serve-{port}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path, stdout=log, stderr=log)
-
-
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(f"{url}/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the bot did not become healthy")
 
 
 def delivery(i: int) -> tuple[str, bytes]:
@@ -64,15 +32,21 @@ def delivery(i: int) -> tuple[str, bytes]:
     return f"crash-{i}", json.dumps(data).encode()
 
 
-async def test_kill_9_under_load_loses_no_acknowledged_delivery(fake_github: FakeGitHub, tmp_path: Path) -> None:
+@pytest.mark.parametrize("intake_processes", [0, 2])
+async def test_kill_9_under_load_loses_no_acknowledged_delivery(
+    fake_github: FakeGitHub, tmp_path: Path, intake_processes: int
+) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = serve(tmp_path, fake_github, port)
+    proc = serve(tmp_path, fake_github, port, intake_processes=intake_processes)
+    fronts: list[int] = []
     acked: set[str] = set()
     killed = asyncio.Event()
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
             await wait_healthy(session, url)
+            fronts = children(proc.pid)
+            assert len(fronts) == intake_processes
 
             async def send(i: int) -> None:
                 delivery_id, body = delivery(i)
@@ -95,8 +69,13 @@ async def test_kill_9_under_load_loses_no_acknowledged_delivery(fake_github: Fak
         proc.wait(10)
         assert proc.returncode == -signal.SIGKILL
         assert KILL_AFTER_ACKS <= len(acked) < TOTAL
+        for _ in range(100):  # the intake processes follow the core
+            if not any(alive(pid) for pid in fronts):
+                break
+            await asyncio.sleep(0.05)
+        assert not any(alive(pid) for pid in fronts)
 
-        proc = serve(tmp_path, fake_github, port)
+        proc = serve(tmp_path, fake_github, port, intake_processes=intake_processes)
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, url)
         for _ in range(400):

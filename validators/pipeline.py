@@ -37,6 +37,8 @@ from validators.analysis.run import analyze_files
 from validators.health import wait_healthy
 from validators.image import build_image
 from validators.outcome import StageOutcome, StepRecord, ValidationReport
+from validators.setup_cache import LABEL as CACHE_LABEL
+from validators.setup_cache import MANIFEST, STALE, cache_key, image_tag, stale_files, to_prune, tree_files
 from validators.snapshot import Resources, Snapshot
 from validators.steps import Stage, StageResult, run_stages
 
@@ -84,6 +86,10 @@ class ValidationRequest:
     ca_bundle: Path | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
     web_eval: WebEval | None = None
+    #: False for code a maintainer approved with `/codegen ok-to-test` (a fork's PR from a non-collaborator):
+    #: such code may read nothing it could poison for later runs, so it gets no dependency cache volumes and
+    #: never writes a `snapshot.cache_setup` image (it may still start from one that trusted code wrote)
+    shared_caches: bool = True
 
 
 def cache_volumes(repo: str) -> dict[str, str]:
@@ -193,6 +199,9 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
         await listener.stage_started("build")
         image = await _image(req)
         env = {**CACHE_ENV, **{k: str(v) for k, v in snap.env.items()}}
+        cached = await _setup_cache(req, image)
+        if cached is not None and cached.reuse:
+            image = cached.tag
         snapshot = await Snapshot.create(
             req.docker,
             image=image,
@@ -205,10 +214,14 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
             ),
             labels={"codegen-bot.validation": req.validation_id, "codegen-bot.repo": req.repo, **req.extra_labels},
             ca_bundle=req.ca_bundle,
-            cache_volumes=cache_volumes(req.repo),
+            cache_volumes=cache_volumes(req.repo) if req.shared_caches else {},
             publish_port=snap.port if snap.deploy else None,
         )
+        if cached is not None and cached.reuse:
+            await _remove_stale_files(snapshot, req.source_tar)
         await snapshot.put_tree(req.source_tar)
+        if cached is not None:
+            container_stages["build"] = list(snap.build)
         failed = False
         for stage, commands in container_stages.items():
             if stage != "build":
@@ -219,11 +232,20 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
             if not commands:
                 await finish(_skipped(stage, f"Nothing to run: `.github/codegen.yml` sets no {stage} commands."))
                 continue
-            results = await run_stages(
-                snapshot, [Stage(stage, commands)], step_timeout=snap.step_timeout_minutes * 60,
-                total_deadline=deadline, env=None,
-            )
+            if stage == "build" and cached is not None and not cached.reuse:
+                results = [await _setup_and_commit(snapshot, snap.setup, commands, cached.tag, req, deadline)]
+            elif stage == "build" and cached is not None and not commands:
+                await finish(StageOutcome("build", "success", "build: setup reused from the cache",
+                                          f"`snapshot.setup` was skipped: `{cached.tag}` holds its result."))
+                continue
+            else:
+                results = await run_stages(
+                    snapshot, [Stage(stage, commands)], step_timeout=snap.step_timeout_minutes * 60,
+                    total_deadline=deadline, env=None,
+                )
             outcome = _stage_outcome(stage, results[0])
+            if stage == "build" and cached is not None and cached.reuse:
+                outcome.summary = f"`snapshot.setup` reused from `{cached.tag}`.\n\n{outcome.summary}"
             failed = not outcome.passed
             await finish(outcome)
         await listener.stage_started("deploy")
@@ -264,6 +286,79 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
                 await asyncio.shield(snapshot.remove())
         report.finished_at = time.time()
     return report
+
+
+@dataclass(frozen=True)
+class SetupCache:
+    tag: str
+    reuse: bool
+
+
+async def _setup_cache(req: ValidationRequest, image: str) -> SetupCache | None:
+    """The setup cache for this validation, when `snapshot.cache_setup` asks for one (image-based only)."""
+    snap = req.config.snapshot
+    if not snap.cache_setup or not snap.setup or snap.dockerfile:
+        return None
+    key = await asyncio.to_thread(cache_key, image, snap.setup, dict(snap.env), snap.workdir, req.source_tar)
+    tag = image_tag(req.repo, key)
+
+    def exists() -> bool:
+        try:
+            req.docker.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    reuse = await asyncio.to_thread(exists)
+    if not reuse and not req.shared_caches:
+        return None  # untrusted code runs `setup` itself and keeps nothing
+    return SetupCache(tag, reuse)
+
+
+async def _remove_stale_files(snapshot: Snapshot, source_tar: bytes) -> None:
+    old = await snapshot.run(f"cat {MANIFEST}", timeout=60)
+    stale = stale_files(old.output if old.ok else "", await asyncio.to_thread(tree_files, source_tar))
+    if stale:
+        await snapshot.put_file(STALE, "\n".join(stale) + "\n")
+        await snapshot.run(f"xargs -d '\\n' rm -f -- < {STALE}", timeout=120)
+
+
+async def _setup_and_commit(
+    snapshot: Snapshot, setup: list[str], build: list[str], tag: str, req: ValidationRequest, deadline: float
+) -> StageResult:
+    """Cold: run `setup`, keep its result as the image `tag`, then `build`; one `build` stage result."""
+    step_timeout = req.config.snapshot.step_timeout_minutes * 60
+    (first,) = await run_stages(snapshot, [Stage("build", setup)], step_timeout=step_timeout,
+                                total_deadline=deadline)
+    if first.status != "success" or not build:
+        if first.status == "success":
+            await _commit(snapshot, tag, req.source_tar)
+        return first
+    await _commit(snapshot, tag, req.source_tar)
+    (second,) = await run_stages(snapshot, [Stage("build", build)], step_timeout=step_timeout,
+                                 total_deadline=deadline)
+    return StageResult("build", second.status, [*first.steps, *second.steps], first.duration + second.duration)
+
+
+async def _commit(snapshot: Snapshot, tag: str, source_tar: bytes) -> None:
+    try:
+        await snapshot.put_file(MANIFEST, "\n".join(await asyncio.to_thread(tree_files, source_tar)) + "\n")
+        await snapshot.commit(tag, {CACHE_LABEL: "1"})
+        await asyncio.to_thread(_prune_setup_images, snapshot.client, tag)
+    except Exception:  # a cache that could not be written costs the next run time, not correctness
+        log.warning("could not keep the setup cache %s", tag, exc_info=True)
+
+
+def _prune_setup_images(client: docker.DockerClient, tag: str) -> None:
+    """Keep the newest setup images of this repository; an image still in use is left for next time."""
+    prefix = tag.rpartition(":")[0] + ":"
+    mine = [(t, image.attrs.get("Created", "")) for image in client.images.list(filters={"label": f"{CACHE_LABEL}=1"})
+            for t in image.tags if t.startswith(prefix)]
+    for old in to_prune(mine):
+        try:
+            client.images.remove(old)
+        except docker.errors.APIError:
+            log.info("setup image %s is in use; kept for now", old)
 
 
 async def _deploy(req: ValidationRequest, snapshot: Snapshot, deadline: float) -> StageOutcome:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import shlex
+import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -232,6 +234,22 @@ class Snapshot:
         if oom:
             text += "\n[codegen-bot] the step was killed: out of memory (snapshot.resources.memory)\n"
         return StepResult(command, exit_code, text, duration, timed_out=timed_out, oom_killed=oom)
+
+    async def put_file(self, path: str, text: str) -> None:
+        """Write one file (absolute path) into the container."""
+        data = text.encode()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        await asyncio.to_thread(self.container.put_archive, "/", buf.getvalue())
+
+    async def commit(self, tag: str, labels: Mapping[str, str]) -> None:
+        """Keep the container's file system as the image `tag` (repository:tag)."""
+        repository, _, version = tag.rpartition(":")
+        changes = [f"LABEL {key}={value}" for key, value in labels.items()]
+        await asyncio.to_thread(self.container.commit, repository=repository, tag=version, changes=changes)
 
     async def start_background(self, command: str) -> None:
         """Start the app (`snapshot.deploy`) in the background; its output goes to a log file."""
