@@ -17,20 +17,21 @@ snapshot:
   image: {image}
   cache_setup: true
   setup: ["mkdir -p /opt/deps && date +%s%N > /opt/deps/installed && cat requirements.txt > /opt/deps/reqs"]
-  build: ["test -f app.py"]
+  build: {build}
   test: ["{test}"]
 """
+BUILD = '["test -f app.py"]'
 
 
 def setup_of() -> list[str]:
-    config = load_text(CONFIG.format(image="x", test="true")).config
+    config = load_text(CONFIG.format(image="x", test="true", build=BUILD)).config
     assert config is not None
     return list(config.snapshot.setup)
 
 
 async def run(client: docker.DockerClient, image: str, files: dict[str, str], test: str,
-              repo: str, shared_caches: bool = True) -> dict[str, object]:
-    loaded = load_text(CONFIG.format(image=image, test=test))
+              repo: str, shared_caches: bool = True, build: str = BUILD) -> dict[str, object]:
+    loaded = load_text(CONFIG.format(image=image, test=test, build=build))
     assert loaded.config is not None, loaded.errors
     report = await validate(ValidationRequest(
         validation_id=uuid.uuid4().hex, repo=repo, sha="0" * 40, config=loaded.config, source_tar=tar_of(files),
@@ -90,6 +91,23 @@ async def test_approved_untrusted_code_writes_no_cache(docker_client: docker.Doc
         reader = await run(docker_client, base_image, {**files, "app.py": "print(2)\n"}, "true", repo,
                            shared_caches=False)
         assert reader["passed"] and "reused" in reader["outcomes"]["build"]["summary"]  # reading is safe
+    finally:
+        remove_cache_images(docker_client, repo)
+
+
+async def test_setup_without_build_commands_is_still_run_and_kept(docker_client: docker.DockerClient,
+                                                                  base_image: str) -> None:
+    repo = f"cache-test/{uuid.uuid4().hex[:8]}"
+    files = {"app.py": "print(1)\n", "requirements.txt": "flask\n"}
+    try:
+        cold = await run(docker_client, base_image, files, "test -f /opt/deps/installed", repo, build="[]")
+        assert cold["passed"], cold["outcomes"]
+        assert [s["command"] for s in cold["outcomes"]["build"]["steps"]] == setup_of()
+        assert len(cache_images(docker_client, repo)) == 1
+        warm = await run(docker_client, base_image, {**files, "app.py": "print(2)\n"}, "test -f /opt/deps/installed",
+                         repo, build="[]")
+        assert warm["passed"] and warm["outcomes"]["build"]["steps"] == []
+        assert "reused" in warm["outcomes"]["build"]["title"]
     finally:
         remove_cache_images(docker_client, repo)
 

@@ -220,8 +220,6 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
         if cached is not None and cached.reuse:
             await _remove_stale_files(snapshot, req.source_tar)
         await snapshot.put_tree(req.source_tar)
-        if cached is not None:
-            container_stages["build"] = list(snap.build)
         failed = False
         for stage, commands in container_stages.items():
             if stage != "build":
@@ -232,20 +230,14 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
             if not commands:
                 await finish(_skipped(stage, f"Nothing to run: `.github/codegen.yml` sets no {stage} commands."))
                 continue
-            if stage == "build" and cached is not None and not cached.reuse:
-                results = [await _setup_and_commit(snapshot, snap.setup, commands, cached.tag, req, deadline)]
-            elif stage == "build" and cached is not None and not commands:
-                await finish(StageOutcome("build", "success", "build: setup reused from the cache",
-                                          f"`snapshot.setup` was skipped: `{cached.tag}` holds its result."))
-                continue
+            if stage == "build" and cached is not None:
+                outcome = await _cached_build(snapshot, cached, req, deadline)
             else:
-                results = await run_stages(
+                (result,) = await run_stages(
                     snapshot, [Stage(stage, commands)], step_timeout=snap.step_timeout_minutes * 60,
                     total_deadline=deadline, env=None,
                 )
-            outcome = _stage_outcome(stage, results[0])
-            if stage == "build" and cached is not None and cached.reuse:
-                outcome.summary = f"`snapshot.setup` reused from `{cached.tag}`.\n\n{outcome.summary}"
+                outcome = _stage_outcome(stage, result)
             failed = not outcome.passed
             await finish(outcome)
         await listener.stage_started("deploy")
@@ -323,21 +315,33 @@ async def _remove_stale_files(snapshot: Snapshot, source_tar: bytes) -> None:
         await snapshot.run(f"xargs -d '\\n' rm -f -- < {STALE}", timeout=120)
 
 
-async def _setup_and_commit(
-    snapshot: Snapshot, setup: list[str], build: list[str], tag: str, req: ValidationRequest, deadline: float
-) -> StageResult:
-    """Cold: run `setup`, keep its result as the image `tag`, then `build`; one `build` stage result."""
-    step_timeout = req.config.snapshot.step_timeout_minutes * 60
-    (first,) = await run_stages(snapshot, [Stage("build", setup)], step_timeout=step_timeout,
-                                total_deadline=deadline)
-    if first.status != "success" or not build:
-        if first.status == "success":
-            await _commit(snapshot, tag, req.source_tar)
-        return first
-    await _commit(snapshot, tag, req.source_tar)
-    (second,) = await run_stages(snapshot, [Stage("build", build)], step_timeout=step_timeout,
-                                 total_deadline=deadline)
-    return StageResult("build", second.status, [*first.steps, *second.steps], first.duration + second.duration)
+async def _cached_build(snapshot: Snapshot, cached: SetupCache, req: ValidationRequest,
+                        deadline: float) -> StageOutcome:
+    """The `build` stage with `snapshot.cache_setup`: warm, only `build` runs (on the cached image); cold,
+    `setup` runs and its result is kept as the image `cached.tag` before `build` runs."""
+    snap = req.config.snapshot
+    step_timeout = snap.step_timeout_minutes * 60
+
+    async def run(commands: list[str]) -> StageResult:
+        (result,) = await run_stages(snapshot, [Stage("build", commands)], step_timeout=step_timeout,
+                                     total_deadline=deadline)
+        return result
+
+    if cached.reuse:
+        if not snap.build:
+            return StageOutcome("build", "success", "build: setup reused from the cache",
+                                f"`snapshot.setup` was skipped: `{cached.tag}` holds its result.")
+        outcome = _stage_outcome("build", await run(list(snap.build)))
+        outcome.summary = f"`snapshot.setup` reused from `{cached.tag}`.\n\n{outcome.summary}"
+        return outcome
+    setup = await run(list(snap.setup))
+    if setup.status == "success":
+        await _commit(snapshot, cached.tag, req.source_tar)
+    if setup.status != "success" or not snap.build:
+        return _stage_outcome("build", setup)
+    build = await run(list(snap.build))
+    return _stage_outcome("build", StageResult("build", build.status, [*setup.steps, *build.steps],
+                                               setup.duration + build.duration))
 
 
 async def _commit(snapshot: Snapshot, tag: str, source_tar: bytes) -> None:
