@@ -41,6 +41,9 @@ class IncomingDelivery:
     #: the body as stored (bot/delivery_body.py), when whoever verified it packed it already
     packed: bytes | None = None
 
+    def stored_body(self) -> bytes:
+        return self.packed if self.packed is not None else pack(self.body)
+
 
 class DeliveryStore:
     def __init__(self, db: Database) -> None:
@@ -48,7 +51,7 @@ class DeliveryStore:
 
     async def record(self, delivery: IncomingDelivery) -> bool:
         """Store a verified delivery durably; False when its id was already stored (a redelivery)."""
-        packed = delivery.packed if delivery.packed is not None else pack(delivery.body)
+        packed = delivery.stored_body()
 
         def work(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import logging
 import os
 import signal
 import socket
@@ -29,12 +28,10 @@ import sys
 import aiohttp
 from aiohttp import web
 
-from bot.intake import answer, pong, read_body, refusal
+from bot.intake import answer, refusal, screen
 from bot.intake_link import CoreLink
 from bot.logs import configure_logging
-from bot.webhook_check import MAX_BODY, NOT_CONFIGURED, Ping, Rejection, check_delivery
-
-log = logging.getLogger(__name__)
+from bot.webhook_check import MAX_BODY, Rejection
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "content-length"}
@@ -56,17 +53,14 @@ class Front:
         return app
 
     async def webhook(self, request: web.Request) -> web.Response:
-        secret = self.link.secret
-        body = await read_body(request) if secret else NOT_CONFIGURED
-        verdict = body if isinstance(body, Rejection) else check_delivery(secret, request.headers, body)
-        if isinstance(verdict, Rejection | Ping):
-            self.link.count(200 if isinstance(verdict, Ping) else verdict.status)
-            return pong(verdict) if isinstance(verdict, Ping) else refusal(verdict)
+        verdict = await screen(request, self.link.secret, self.link.count)
+        if isinstance(verdict, web.Response):
+            return verdict
         try:
             outcome = await self.link.store(verdict)
         except ConnectionError:
             return refusal(GONE)
-        return answer(verdict.id, outcome)  # type: ignore[arg-type]
+        return answer(verdict.id, outcome)
 
     async def to_core(self, request: web.Request) -> web.StreamResponse:
         if self.session is None:

@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.intake_link import Accept, Count, FrontLink
 
@@ -81,7 +81,12 @@ class _Front:
     listener: socket.socket
     process: asyncio.subprocess.Process | None = None
     link: FrontLink | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: reads the link; ends (after the commits in flight) once the front is gone
+    link_task: asyncio.Task[None] | None = None
+
+    async def link_done(self) -> None:
+        if self.link_task is not None:
+            await asyncio.gather(self.link_task, return_exceptions=True)
 
 
 class FrontProcesses:
@@ -96,13 +101,6 @@ class FrontProcesses:
         self._fronts = [_Front(i, sock) for i, sock in enumerate(listeners)]
         self._stopping = False
         self._supervisors: list[asyncio.Task[None]] = []
-
-    @property
-    def port(self) -> int:
-        return int(self.listeners[0].getsockname()[1])
-
-    def pids(self) -> list[int]:
-        return [f.process.pid for f in self._fronts if f.process is not None and f.process.returncode is None]
 
     async def start(self, secret: str | None) -> None:
         self.secret = secret
@@ -131,14 +129,14 @@ class FrontProcesses:
         reader, writer = await asyncio.open_connection(sock=ours)
         front.link = FrontLink(reader, writer, self.accept, self.count_request)
         front.link.send_config(self.secret)
-        front.tasks = [asyncio.create_task(front.link.run())]
+        front.link_task = asyncio.create_task(front.link.run())
         log.info("intake process started", extra={"pid": front.process.pid, "index": front.index})
 
     async def _supervise(self, front: _Front) -> None:
         while True:
             assert front.process is not None
             code = await front.process.wait()
-            await asyncio.gather(*front.tasks, return_exceptions=True)  # commits in flight end first
+            await front.link_done()  # commits in flight end first
             if self._stopping:
                 return
             log.error("intake process exited; starting it again",
@@ -163,7 +161,7 @@ class FrontProcesses:
                 with contextlib.suppress(ProcessLookupError):
                     front.process.kill()
                 await front.process.wait()
-            await asyncio.gather(*front.tasks, return_exceptions=True)
+            await front.link_done()
         for task in self._supervisors:
             task.cancel()
         await asyncio.gather(*self._supervisors, return_exceptions=True)

@@ -9,6 +9,7 @@ verified and passed on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -17,11 +18,11 @@ from bot.deliveries import DeliveryStore, IncomingDelivery
 from bot.logs import delivery_context
 from bot.metrics import Metrics
 from bot.pacing import IntakePressure
-from bot.webhook_check import MAX_BODY, TOO_LARGE, Ping, Rejection, check_delivery
+from bot.webhook_check import MAX_BODY, NOT_CONFIGURED, TOO_LARGE, Ping, Rejection, check_delivery
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_BODY", "Outcome", "WebhookIntake", "answer", "read_body"]
+__all__ = ["MAX_BODY", "Outcome", "WebhookIntake", "answer", "refusal", "screen"]
 
 #: what became of a verified delivery: committed (`queued`), seen before (`duplicate`), or not stored (`error`)
 Outcome = Literal["queued", "duplicate", "error"]
@@ -38,6 +39,22 @@ async def read_body(request: web.Request) -> bytes | Rejection:
     return TOO_LARGE if len(body) > MAX_BODY else body
 
 
+async def screen(
+    request: web.Request, secret: str | None, count: Callable[[int], None]
+) -> web.Response | IncomingDelivery:
+    """Read and check a webhook request: the answer to a refusal or a ping (counted with `count`), or the
+    verified delivery to commit. The body is not read when no secret is configured."""
+    body = await read_body(request) if secret else NOT_CONFIGURED
+    verdict = body if isinstance(body, Rejection) else check_delivery(secret, request.headers, body)
+    if isinstance(verdict, Rejection):
+        count(verdict.status)
+        return refusal(verdict)
+    if isinstance(verdict, Ping):
+        count(200)
+        return web.json_response({"delivery": verdict.delivery_id, "status": "pong"}, status=200)
+    return verdict
+
+
 def answer(delivery_id: str, outcome: Outcome) -> web.Response:
     if outcome == "error":
         return web.json_response({"error": "could not store the delivery; retry"}, status=500)
@@ -46,10 +63,6 @@ def answer(delivery_id: str, outcome: Outcome) -> web.Response:
 
 def refusal(rejection: Rejection) -> web.Response:
     return web.json_response({"error": rejection.reason}, status=rejection.status)
-
-
-def pong(ping: Ping) -> web.Response:
-    return web.json_response({"delivery": ping.delivery_id, "status": "pong"}, status=200)
 
 
 class WebhookIntake:
@@ -65,14 +78,9 @@ class WebhookIntake:
         self.on_stored = on_stored
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = await read_body(request) if self.secret else b""
-        verdict = body if isinstance(body, Rejection) else check_delivery(self.secret, request.headers, body)
-        if isinstance(verdict, Rejection):
-            self.count(verdict.status)
-            return refusal(verdict)
-        if isinstance(verdict, Ping):
-            self.count(200)
-            return pong(verdict)
+        verdict = await screen(request, self.secret, self.count)
+        if isinstance(verdict, web.Response):
+            return verdict
         return answer(verdict.id, await self.accept(verdict))
 
     def count(self, status: int) -> None:

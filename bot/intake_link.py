@@ -24,12 +24,13 @@ import itertools
 import logging
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from bot.deliveries import IncomingDelivery
-from bot.delivery_body import pack, unpack
+from bot.delivery_body import unpack
+from bot.intake import Outcome
 from bot.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class CoreLink:
         self.writer = writer
         self.secret: str | None = None
         self._seq = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[str]] = {}
+        self._pending: dict[int, asyncio.Future[Outcome]] = {}
         self.closed = asyncio.Event()
 
     async def run(self) -> None:
@@ -77,7 +78,7 @@ class CoreLink:
                     continue
                 future = self._pending.pop(int(header["n"]), None)
                 if future is not None and not future.done():
-                    future.set_result(str(header["outcome"]))
+                    future.set_result(cast(Outcome, header["outcome"]))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -87,17 +88,17 @@ class CoreLink:
                     future.set_exception(ConnectionError("the core process is gone"))
             self._pending.clear()
 
-    async def store(self, delivery: IncomingDelivery) -> str:
+    async def store(self, delivery: IncomingDelivery) -> Outcome:
         """Hand a verified delivery to the core; its outcome once committed. ConnectionError if the core is gone."""
         if self.closed.is_set():
             raise ConnectionError("the core process is gone")
         seq = next(self._seq)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending[seq] = future
         header = {"t": "store", "n": seq, "delivery": delivery.id, "event": delivery.event,
                   "action": delivery.action, "installation_id": delivery.installation_id,
                   "received_at": delivery.received_at}
-        self.writer.write(encode(header, delivery.packed if delivery.packed is not None else pack(delivery.body)))
+        self.writer.write(encode(header, delivery.stored_body()))
         if self.writer.transport.get_write_buffer_size() > 1 << 20:
             await self.writer.drain()
         return await future
@@ -108,7 +109,7 @@ class CoreLink:
 
 
 # --- the core's side ---------------------------------------------------------------------------
-Accept = Callable[[IncomingDelivery], Awaitable[str]]
+Accept = Callable[[IncomingDelivery], Awaitable[Outcome]]
 Count = Callable[[int], None]
 
 

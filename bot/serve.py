@@ -19,7 +19,9 @@ import tempfile
 
 from aiohttp import web
 
+from bot.deliveries import IncomingDelivery
 from bot.front_processes import FrontProcesses, listening_sockets
+from bot.intake import Outcome
 from bot.server import BotServer
 from config.settings import Settings
 
@@ -61,7 +63,7 @@ async def serve(settings: Settings) -> None:
         await runner.setup()  # opens the store and starts the worker
         await web.UnixSite(runner, core_socket).start()
 
-        async def accept(delivery):  # type: ignore[no-untyped-def]
+        async def accept(delivery: IncomingDelivery) -> Outcome:
             assert server.intake is not None
             return await server.intake.accept(delivery)
 
@@ -69,8 +71,7 @@ async def serve(settings: Settings) -> None:
             if server.intake is not None:
                 server.intake.count(status)
 
-        fronts = FrontProcesses(listeners, core_socket, accept, count,
-                                log_level=settings.log_level)
+        fronts = FrontProcesses(listeners, core_socket, accept, count, log_level=settings.log_level)
         server.secret_listeners.append(fronts.set_secret)
         await fronts.start(server.intake.secret if server.intake else None)
         print(f"codegen-bot serving on http://{settings.host}:{settings.port}"
