@@ -43,7 +43,7 @@ from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch
 from tests.support.payloads import pull_request_event
 from validators.pipeline import CACHE_ENV, ValidationRequest, cache_volumes, validate
-from validators.setup_cache import image_tag
+from validators.setup_cache import setup_images
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "hello-app"
@@ -153,9 +153,8 @@ def floor_script(repo: Path, sha: str) -> tuple[float, float]:
 
 def drop_caches(client: docker.DockerClient) -> None:
     """Cold start: no dependency cache volumes and no cached setup images of this repository."""
-    for image in client.images.list(filters={"label": "codegen-bot.setup-cache=1"}):
-        if any(tag.startswith(image_tag(REPO, "")[:-1]) for tag in image.tags):
-            client.images.remove(image.id, force=True)
+    for tag, _created in setup_images(client, REPO):
+        client.images.remove(tag, force=True)
     for volume in cache_volumes(REPO):
         for container in client.containers.list(all=True, filters={"volume": volume}):
             container.remove(force=True)  # left by an interrupted earlier run

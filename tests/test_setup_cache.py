@@ -10,7 +10,7 @@ from config.loader import load_text
 from tests.support.tar import tar_of
 from validators import setup_cache
 from validators.pipeline import ValidationRequest, validate
-from validators.setup_cache import cache_key, image_tag, to_prune
+from validators.setup_cache import cache_key, image_tag, setup_images, to_prune
 
 CONFIG = """
 snapshot:
@@ -66,9 +66,7 @@ async def test_warm_runs_skip_setup_and_never_see_stale_files(docker_client: doc
 
 
 def cache_images(client: docker.DockerClient, repo: str) -> list[str]:
-    prefix = f"codegen-bot-setup/{repo.replace('/', '-')}:"
-    return [tag for image in client.images.list(filters={"label": "codegen-bot.setup-cache=1"})
-            for tag in image.tags if tag.startswith(prefix)]
+    return [tag for tag, _created in setup_images(client, repo)]
 
 
 def remove_cache_images(client: docker.DockerClient, repo: str) -> None:

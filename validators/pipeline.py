@@ -38,7 +38,16 @@ from validators.health import wait_healthy
 from validators.image import build_image
 from validators.outcome import StageOutcome, StepRecord, ValidationReport
 from validators.setup_cache import LABEL as CACHE_LABEL
-from validators.setup_cache import MANIFEST, STALE, cache_key, image_tag, stale_files, to_prune, tree_files
+from validators.setup_cache import (
+    MANIFEST,
+    STALE,
+    cache_key,
+    image_tag,
+    setup_images,
+    stale_files,
+    to_prune,
+    tree_files,
+)
 from validators.snapshot import Resources, Snapshot
 from validators.steps import Stage, StageResult, run_stages
 
@@ -336,7 +345,7 @@ async def _cached_build(snapshot: Snapshot, cached: SetupCache, req: ValidationR
         return outcome
     setup = await run(list(snap.setup))
     if setup.status == "success":
-        await _commit(snapshot, cached.tag, req.source_tar)
+        await _commit(snapshot, cached.tag, req)
     if setup.status != "success" or not snap.build:
         return _stage_outcome("build", setup)
     build = await run(list(snap.build))
@@ -344,21 +353,18 @@ async def _cached_build(snapshot: Snapshot, cached: SetupCache, req: ValidationR
                                                setup.duration + build.duration))
 
 
-async def _commit(snapshot: Snapshot, tag: str, source_tar: bytes) -> None:
+async def _commit(snapshot: Snapshot, tag: str, req: ValidationRequest) -> None:
     try:
-        await snapshot.put_file(MANIFEST, "\n".join(await asyncio.to_thread(tree_files, source_tar)) + "\n")
+        await snapshot.put_file(MANIFEST, "\n".join(await asyncio.to_thread(tree_files, req.source_tar)) + "\n")
         await snapshot.commit(tag, {CACHE_LABEL: "1"})
-        await asyncio.to_thread(_prune_setup_images, snapshot.client, tag)
+        await asyncio.to_thread(_prune_setup_images, req.docker, req.repo)
     except Exception:  # a cache that could not be written costs the next run time, not correctness
         log.warning("could not keep the setup cache %s", tag, exc_info=True)
 
 
-def _prune_setup_images(client: docker.DockerClient, tag: str) -> None:
+def _prune_setup_images(client: docker.DockerClient, repo: str) -> None:
     """Keep the newest setup images of this repository; an image still in use is left for next time."""
-    prefix = tag.rpartition(":")[0] + ":"
-    mine = [(t, image.attrs.get("Created", "")) for image in client.images.list(filters={"label": f"{CACHE_LABEL}=1"})
-            for t in image.tags if t.startswith(prefix)]
-    for old in to_prune(mine):
+    for old in to_prune(setup_images(client, repo)):
         try:
             client.images.remove(old)
         except docker.errors.APIError:

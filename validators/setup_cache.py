@@ -23,6 +23,8 @@ import re
 import tarfile
 from collections.abc import Iterable
 
+import docker
+
 #: setup images kept per repository (the newest); older ones are removed when a new one is written
 KEEP_PER_REPO = 3
 MANIFEST = "/etc/codegen-bot-setup-tree.txt"
@@ -57,8 +59,11 @@ def image_tag(repo: str, key: str) -> str:
     return f"codegen-bot-setup/{slug}:{key}"
 
 
-def repo_prefix(repo: str) -> str:
-    return image_tag(repo, "")[:-1]
+def setup_images(client: docker.DockerClient, repo: str) -> list[tuple[str, str]]:
+    """(tag, created) of the setup images kept for `repo`."""
+    prefix = image_tag(repo, "")
+    return [(tag, image.attrs.get("Created", "")) for image in client.images.list(filters={"label": f"{LABEL}=1"})
+            for tag in image.tags if tag.startswith(prefix)]
 
 
 def to_prune(images: list[tuple[str, str]], keep: int | None = None) -> list[str]:
