@@ -10,6 +10,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md app.yml ./
 COPY bot ./bot
+COPY entrypoints ./entrypoints
 COPY handlers ./handlers
 COPY validators ./validators
 COPY config ./config

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stats import pct
-from handlers.agent_lifecycle import POLL, poll_key
+from handlers.agent.service import POLL, poll_key
 from tests.fakes.codegen import FakeCodegen
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch
@@ -49,9 +49,9 @@ async def latency(comments: int, tmp: Path) -> None:
     bot = await launch(settings, tmp / ".env")
     # Codegen allows 10 agent creations per minute and the client keeps to it; the fake has no such limit,
     # so for this measurement the client's creation window is lifted (the figure is the bot's own latency).
-    assert bot.server.context is not None and bot.server.context.codegen is not None
-    bot.server.context.codegen.creates.limit = 1_000_000
-    bot.server.context.codegen.requests.limit = 1_000_000
+    assert bot.server.services is not None and bot.server.services.agent.codegen is not None
+    bot.server.services.agent.codegen.creates.limit = 1_000_000
+    bot.server.services.agent.codegen.requests.limit = 1_000_000
     eyes: list[float] = []
     created: list[float] = []
     try:
@@ -74,7 +74,7 @@ async def latency(comments: int, tmp: Path) -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"comment {i}: within 10 s: reaction {reaction is not None},"
                                        f" run created {create is not None}")
-                await asyncio.sleep(0.002)  # >= 1 ms: see bot/pacing.py on uvloop timers
+                await asyncio.sleep(0.002)  # >= 1 ms: see bot/intake/pacing.py on uvloop timers
             eyes.append((reaction.at - started) * 1000)
             created.append((create.at - started) * 1000)
     finally:
@@ -96,23 +96,23 @@ async def poller(runs: int, seconds: float, tmp: Path) -> None:
     settings = bot_settings(github, tmp, codegen_api_url=codegen.url, codegen_api_token=codegen.token,
                             codegen_org_id=codegen.org_id, log_level="WARNING", database_url=f"sqlite:///{tmp}/p.db")
     bot = await launch(settings, tmp / ".env")
-    ctx = bot.server.context
-    assert ctx is not None and ctx.codegen is not None
+    ctx = bot.server.services
+    assert ctx is not None and ctx.agent.codegen is not None
     # lifted while the runs are set up; the documented request window is restored for the measurement
-    ctx.codegen.creates.limit = ctx.codegen.requests.limit = 1_000_000
+    ctx.agent.codegen.creates.limit = ctx.agent.codegen.requests.limit = 1_000_000
     try:
         for i in range(runs):
             codegen.script(f"run-{i}-", [{"status": "ACTIVE"}])
-            remote = await ctx.codegen.create_run(codegen.org_id, f"run-{i}-")
+            remote = await ctx.agent.codegen.create_run(codegen.org_id, f"run-{i}-")
             record = await ctx.agent_runs.create(repo=REPO, number=number, thread_kind="issue",
                                                  installation_id=inst.id, command=f"run {i}", requested_by="m",
                                                  command_comment_id=None)
             await ctx.agent_runs.update(record.id, status="running", codegen_run_id=remote.id,
                                         codegen_org_id=codegen.org_id, codegen_status="PENDING",
                                         status_comment_id=None, progressed=True)
-            await ctx.jobs.enqueue(POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id),
+            await bot.server.jobs.enqueue(POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id),
                                    delay=i * seconds / runs)
-        ctx.codegen.requests.limit = 60
+        ctx.agent.codegen.requests.limit = 60
         polls_before = len(codegen.calls(GET_RUN))
         cpu_before, wall_before = time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stats import pct
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch
-from tests.support.payloads import _repository
+from tests.support.payloads import repository
 from tests.support.webhooks import payload
 
 REPO = "octo-org/fast"
@@ -41,7 +41,7 @@ async def run(prs: int, tmp: Path) -> None:
     fake.set_file(REPO, ".github/codegen.yml", CONFIG)
     bot = await launch(bot_settings(fake, tmp, log_level="WARNING", database_url=f"sqlite:///{tmp}/m.db"),
                        tmp / ".env")
-    store = bot.server.context.validations.store
+    store = bot.server.services.validation.store
     samples: list[float] = []
 
     async def one(i: int) -> None:
@@ -51,7 +51,7 @@ async def run(prs: int, tmp: Path) -> None:
         await store.update(record.id, passed=True, finished_at=time.time())
         run = fake.add_check_run(REPO, pull.head_sha, "ci/test")
         event = copy.deepcopy(payload("check_run/completed"))
-        _repository(event, REPO)
+        repository(event, REPO)
         event["installation"] = {"id": inst.id}
         event["repository"]["id"] = fake.repo(REPO).id
         event["check_run"].update(id=run.id, name="ci/test", head_sha=pull.head_sha, status="completed",

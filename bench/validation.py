@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docker
 
 from bench.stats import pct
-from bot.jobs import Job
+from bot.dispatch.jobs import Job
 from config.loader import load_text
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import bot_settings, launch

@@ -1,0 +1,1 @@
+"""The engine: runtime, intake, store, dispatch, github, codegen. It never imports the features (handlers/)."""

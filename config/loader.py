@@ -9,15 +9,18 @@
     `_extends: other-repo`               → `{owner}/other-repo`, file `.github/codegen.yml`
     `_extends: owner2/repo`              → `owner2/repo`, file `.github/codegen.yml`
     `_extends: repo:path/file.yml`       → `{owner}/repo`, that file (also `owner2/repo:path/file.yml`)
-  The inherited file is read at its repository's default branch. Mappings are merged key by key; lists
-  and scalars of the extending file replace the inherited ones. Chains are followed up to 3 levels;
-  a cycle, a deeper chain or a missing inherited file is an error.
+  The inherited file is read at its repository's default branch, and with the installation of the
+  repository being configured, and nothing else (as Probot does): a file that installation cannot read
+  is "not found or not readable by this installation", never fetched with another customer's token.
+  Mappings are merged key by key; lists and scalars of the extending file replace the inherited ones.
+  Chains are followed up to 3 levels; a cycle, a deeper chain or a missing inherited file is an error.
 - Errors never raise: they come back in `LoadedConfig.errors`, each with file, key path and line; with
   any error `config` is None and nothing else runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import Awaitable, Callable
@@ -67,7 +70,8 @@ class LoadedConfig:
         return not self.errors
 
 
-FetchFile = Callable[[str, str, str, str | None], Awaitable[FetchedFile | None]]
+#: (installation id, owner, repo, path, ref) → the file, read with that installation's token only
+FetchFile = Callable[[int, str, str, str, str | None], Awaitable[FetchedFile | None]]
 
 
 @dataclass(frozen=True)
@@ -176,9 +180,11 @@ class RepoConfigLoader:
         self.parse_count = 0  # files parsed (not served from the cache); for tests and metrics
         self._shas: dict[str, str] = {}
 
-    async def _file(self, owner: str, repo: str, path: str, ref: str | None) -> tuple[str, _Parsed, str] | None:
+    async def _file(
+        self, installation_id: int, owner: str, repo: str, path: str, ref: str | None
+    ) -> tuple[str, _Parsed, str] | None:
         """(display name, parsed file, blob sha), or None when the file does not exist."""
-        fetched = await self._fetch(owner, repo, path, ref)
+        fetched = await self._fetch(installation_id, owner, repo, path, ref)
         if fetched is None:
             return None
         name = f"{owner}/{repo}:{path}"
@@ -186,19 +192,21 @@ class RepoConfigLoader:
         parsed = self._parsed.get(key)
         if parsed is None:
             self.parse_count += 1
-            parsed = _parse(fetched.text, name)
+            parsed = await asyncio.to_thread(_parse, fetched.text, name)  # never on the event loop
             self._parsed[key] = parsed
         return name, parsed, fetched.blob_sha
 
-    async def load(self, owner: str, repo: str, ref: str | None) -> LoadedConfig:
-        first = await self._file(owner, repo, CONFIG_PATH, ref)
+    async def load(self, owner: str, repo: str, ref: str | None, *, installation_id: int) -> LoadedConfig:
+        """The config in force for `owner/repo` at `ref`, every file read as `installation_id`."""
+        first = await self._file(installation_id, owner, repo, CONFIG_PATH, ref)
         if first is None:
             return LoadedConfig(RepoConfig(), [], [])
         chain = [first]
         errors: list[ConfigError] = list(first[1].errors)
         name, parsed, _ = first
         while parsed.extends is not None and not errors:
-            error, found = await self._follow(owner, name, parsed, {n for n, _, _ in chain}, len(chain))
+            error, found = await self._follow(installation_id, owner, name, parsed, {n for n, _, _ in chain},
+                                              len(chain))
             if error is not None:
                 errors.append(error)
                 break
@@ -219,7 +227,7 @@ class RepoConfigLoader:
         return LoadedConfig(config, errors, sources, shas)
 
     async def _follow(
-        self, owner: str, name: str, parsed: _Parsed, seen: set[str], depth: int
+        self, installation_id: int, owner: str, name: str, parsed: _Parsed, seen: set[str], depth: int
     ) -> tuple[ConfigError | None, tuple[str, _Parsed, str] | None]:
         """The file `parsed` extends, or the error that stops the chain."""
         assert parsed.extends is not None
@@ -234,20 +242,24 @@ class RepoConfigLoader:
         if t_name in seen:
             return ConfigError(name, "_extends", line, f"_extends cycle: {t_name} is already in the chain"), None
         try:
-            found = await self._file(t_owner, t_repo, t_path, None)
+            found = await self._file(installation_id, t_owner, t_repo, t_path, None)
         except BadRequest as exc:
             if exc.status_code not in (403, 404):
                 raise
             found = None
         if found is None:
-            return ConfigError(name, "_extends", line, f"{t_name} was not found (or is not readable)"), None
+            return ConfigError(
+                name, "_extends", line, f"{t_name} was not found or not readable by this installation"
+            ), None
         return None, found
 
 
-def github_contents_fetcher(gh: Any) -> FetchFile:
-    """A FetchFile over `GET /repos/{owner}/{repo}/contents/{path}` with this installation client."""
+def github_contents_fetcher(client_for: Callable[[int], Any]) -> FetchFile:
+    """A FetchFile over `GET /repos/{owner}/{repo}/contents/{path}`, sent with the API client of the
+    installation it is given (`client_for(installation_id)`), and with no other."""
 
-    async def fetch(owner: str, repo: str, path: str, ref: str | None) -> FetchedFile | None:
+    async def fetch(installation_id: int, owner: str, repo: str, path: str, ref: str | None) -> FetchedFile | None:
+        gh = client_for(installation_id)
         url_vars: dict[str, str] = {"owner": owner, "repo": repo, "path": path}
         url = "/repos/{owner}/{repo}/contents/{+path}"
         if ref is not None:

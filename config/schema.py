@@ -45,6 +45,9 @@ class AgentConfig(Section):
     min_permission: Permission = "write"
     prompt_prefix: str = ""
     max_fix_attempts: int = Field(default=3, ge=0, le=20)
+    #: whose comments go into the agent's prompt: the repository's owners, members and collaborators
+    #: (GitHub's `author_association`), or everyone's
+    prompt_comments: Literal["collaborators", "all"] = "collaborators"
 
 
 class Resources(Section):
@@ -81,6 +84,10 @@ class SnapshotConfig(Section):
     #: reuse the result of `setup` while the image, the setup commands, env and dependency manifests are
     #: unchanged (only for setups that install dependencies, not the project itself)
     cache_setup: bool = False
+    #: the snapshot's way out (validators/sandbox_network.py): `setup-only` cuts it once `setup` has run,
+    #: `full` keeps it for every stage, `none` never has one. Private, link-local and host addresses and other
+    #: snapshots are out of reach either way.
+    network: Literal["setup-only", "full", "none"] = "setup-only"
 
     @field_validator("env", mode="before")
     @classmethod
@@ -218,6 +225,9 @@ class MergeConfig(Section):
     delete_branch: bool = True
     validate_drafts: bool = False
     use_github_auto_merge: bool = False
+    #: the GitHub App that must report a required check (check name → app id), e.g. `ci/lint: 15368`
+    #: for GitHub Actions; wins over branch protection's choice. `codegen/*` checks count only from this bot.
+    check_apps: dict[str, int] = Field(default_factory=dict)
 
 
 class RepoConfig(Section):

@@ -3,6 +3,12 @@
 Line numbers are what make config errors useful ("line 12: snapshot.port: ..."), so the text is composed
 into YAML nodes (safe loader) and walked once: `lines[("snapshot", "port")] == 12` (1-based). A key path
 is a tuple of mapping keys and list indexes.
+
+Limits (a config file is untrusted input, and is parsed before anything else looks at it):
+- at most `MAX_BYTES` (1 MiB) of text, `MAX_NODES` (10,000) YAML nodes and `MAX_DEPTH` (64) levels;
+- no aliases (`*name`): an alias re-uses a node, so a 555-byte file can stand for billions of them (the
+  "billion laughs"); refusing them keeps every step linear in the file's size.
+The limits are checked on the event stream, before any node is composed.
 """
 
 from __future__ import annotations
@@ -37,8 +43,34 @@ class ParsedYaml:
             path = path[:-1]
 
 
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 10_000
+MAX_DEPTH = 64
+
+
+def _check_limits(text: str) -> None:
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        raise YamlSyntaxError(f"the file is larger than {MAX_BYTES // 1024} KiB", None)
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.AliasEvent):
+            raise YamlSyntaxError("YAML aliases (*name) are not supported; write the value out", line)
+        if isinstance(event, yaml.ScalarEvent | yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise YamlSyntaxError(f"the file has more than {MAX_NODES} YAML nodes", line)
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(f"the file nests deeper than {MAX_DEPTH} levels", line)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
 def parse_yaml(text: str) -> ParsedYaml:
     try:
+        _check_limits(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

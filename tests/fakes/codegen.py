@@ -19,7 +19,6 @@ of a run moves it one step forward (the last step stays), which is how a run "pr
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 
 from tests.fakes.openapi_check import ContractViolation, OpenAPIChecker
+from tests.fakes.service import Faults, LocalServer
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "codegen" / "codegen-openapi3.json"
 DEFAULT_STEPS: list[dict[str, Any]] = [
@@ -81,15 +81,6 @@ class Recorded:
     at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
 
 
-@dataclass
-class _Fault:
-    method: str
-    pattern: str
-    status: int
-    remaining: int
-    retry_after: int | None
-
-
 class FakeCodegen:
     def __init__(self, token: str = "cg-test-token", org_id: int = 77) -> None:
         self.token = token
@@ -102,9 +93,9 @@ class FakeCodegen:
         self.quota_left: int | None = None
         self._scripts: list[tuple[str, list[dict[str, Any]]]] = []
         self._resume_scripts: dict[int, list[dict[str, Any]]] = {}
-        self._faults: list[_Fault] = []
+        self._faults = Faults()
         self._next_id = 1000
-        self._runner: web.AppRunner | None = None
+        self._server = LocalServer(self._dispatch, client_max_size=10 * 1024 * 1024)
         self.url = ""
 
     # --- control ------------------------------------------------------------------------------
@@ -116,25 +107,20 @@ class FakeCodegen:
 
     def fail_next(self, method: str, path_glob: str, status: int, times: int = 1,
                   retry_after: int | None = None) -> None:
-        self._faults.append(_Fault(method.upper(), path_glob, status, times, retry_after))
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        message = {429: "Rate limit exceeded", 402: "Agent run limit reached"}.get(status, "Server error")
+        self._faults.add(method, path_glob, status, headers, {"message": message, "status_code": status}, times)
 
     def calls(self, operation_id: str) -> list[Recorded]:
         return [r for r in self.requests if r.operation_id == operation_id]
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application(client_max_size=10 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        await self._server.start()
+        self.url = self._server.url
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.close()
 
     # --- HTTP ---------------------------------------------------------------------------------
     def _reply(self, status: int, body: Any, *, check: tuple[str, str, dict[str, str], bytes] | None,
@@ -148,15 +134,6 @@ class FakeCodegen:
             except ContractViolation as violation:
                 self.violations.append(violation)
         return web.Response(status=status, body=data, headers=out)
-
-    def _take_fault(self, method: str, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.method in ("*", method) and fnmatch.fnmatchcase(path, fault.pattern):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -190,13 +167,11 @@ class FakeCodegen:
         if org_id != self.org_id and org_id not in self.other_orgs:
             return self._reply(403, {"message": "You do not have access to this organization", "status_code": 403},
                                check=check)
-        fault = self._take_fault(method, record.path)
+        fault = self._faults.take(method, record.path)
         if fault is not None:
-            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            message = {429: "Rate limit exceeded", 402: "Agent run limit reached"}.get(fault.status, "Server error")
             # 5xx is not in Codegen's description (an outage is outside any contract): not checked
-            return self._reply(fault.status, {"message": message, "status_code": fault.status},
-                               check=check if fault.status < 500 else None, headers=extra)
+            return self._reply(fault.status, fault.body, check=check if fault.status < 500 else None,
+                               headers=fault.headers)
         template = matched.template
         if method == "POST" and template.endswith("/agent/run"):
             return self._create(org_id, record.body, check)

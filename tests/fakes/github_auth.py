@@ -5,7 +5,8 @@ Decisions (GitHub's documented rules, made checkable):
   id; `iat` may be up to 60 s in the future (clock drift); `exp` must be after now and `exp - iat` at most
   600 s plus 60 s of skew (clients commonly back-date `iat` by 60 s); `exp` at most 10 min (+ 60 s) ahead.
   Time comes from the fake's clock, not pyjwt's, so tests can move time.
-- Installation tokens are opaque `ghs_` strings the fake issued; they expire after the fake's TTL.
+- Installation tokens are opaque `ghs_` strings the fake issued (`mint_token`); they expire after the
+  fake's TTL.
 - "Bearer" and "token" schemes are both accepted for installation tokens (GitHub accepts both); only
   "Bearer" for JWTs.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from tests.fakes.github_state import App, Token
+from tests.fakes.github_state import App, Installation, Token, World
 
 MAX_JWT_LIFETIME = 600
 SKEW = 60
@@ -90,6 +91,15 @@ def verify_jwt(encoded: str, apps: Mapping[int, App], now: float) -> App:
 def new_token() -> str:
     alphabet = string.ascii_letters + string.digits
     return "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+def mint_token(
+    world: World, inst: Installation, repos: list[str] | None, permissions: dict[str, str]
+) -> Token:
+    """A new installation token, valid for the world's TTL from now (repos None: all the installation's)."""
+    token = Token(new_token(), inst.id, world.clock() + world.token_ttl, repos, permissions)
+    world.tokens[token.token] = token
+    return token
 
 
 def authenticate(

@@ -1,9 +1,9 @@
 """The fake GitHub's POST /graphql: only enablePullRequestAutoMerge and disablePullRequestAutoMerge.
 
 The input field names and types are those of tests/fixtures/github/graphql-automerge.md (GitHub's
-schema.graphql). This is not a GraphQL implementation: a small parser reads one mutation with one
-top-level field, its `input:` argument (a `$variable` or an object literal whose values are variables or
-literals), and the selection set, which decides the shape of the answer like GraphQL would.
+schema.graphql). This is not a GraphQL implementation: a small parser (graphql_parse.py) reads one mutation
+with one top-level field, its `input:` argument (a `$variable` or an object literal whose values are
+variables or literals), and the selection set, which decides the shape of the answer like GraphQL would.
 
 What the fake refuses, and how:
 - A query or mutation other than these two, an unknown input field, a missing or wrongly typed field,
@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.github_bodies import iso
 from tests.fakes.github_state import Pull, Repo, World
+from tests.fakes.graphql_parse import GraphQLContract, Selection, Var, parse
+
+__all__ = ["GraphQL", "GraphQLContract"]
 
 MERGE_METHODS = ("MERGE", "REBASE", "SQUASH")
 INPUTS: dict[str, dict[str, tuple[str, bool]]] = {
@@ -82,157 +84,6 @@ FIELDS: dict[str, dict[str, str | None]] = {
 Authorize = Callable[[str], tuple[str, str] | None]
 
 
-class GraphQLContract(Exception):
-    """The document breaks GitHub's GraphQL schema (a bug in the caller)."""
-
-
-@dataclass
-class Var:
-    name: str
-
-
-@dataclass
-class Selection:
-    name: str
-    alias: str
-    children: list[Selection]
-    args: dict[str, Any]
-
-
-_TOKEN = re.compile(
-    r'\s*(?:(?P<comment>#[^\n]*)|(?P<string>"(?:[^"\\]|\\.)*")|(?P<punct>\.\.\.|[!$():=@\[\]{}|,])'
-    r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<name>[_A-Za-z][_0-9A-Za-z]*))"
-)
-
-
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise GraphQLContract(f"Parse error near {text[pos : pos + 20]!r}")
-        pos = match.end()
-        kind = match.lastgroup
-        if kind == "comment" or (kind == "punct" and match.group(kind) == ","):
-            continue
-        out.append(match.group(kind or 0))
-    return out
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.toks = _tokens(text)
-        self.i = 0
-
-    def peek(self) -> str | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def take(self, expected: str | None = None) -> str:
-        tok = self.peek()
-        if tok is None or (expected is not None and tok != expected):
-            raise GraphQLContract(f"Parse error: expected {expected or 'a token'}, got {tok!r}")
-        self.i += 1
-        return tok
-
-    def document(self) -> tuple[str, dict[str, str], Selection]:
-        kind = "query"
-        if self.peek() in ("mutation", "query", "subscription"):
-            kind = self.take()
-            if self.peek() not in ("(", "{"):
-                self.take()  # operation name
-        variables: dict[str, str] = {}
-        if self.peek() == "(":
-            self.take("(")
-            while self.peek() != ")":
-                self.take("$")
-                name = self.take()
-                self.take(":")
-                variables[name] = self.type_ref()
-                if self.peek() == "=":
-                    self.take("=")
-                    self.value()
-            self.take(")")
-        self.take("{")
-        top = self.selection()
-        if self.peek() != "}":
-            raise GraphQLContract("The fake GitHub accepts exactly one top-level field per mutation")
-        self.take("}")
-        if self.peek() is not None:
-            raise GraphQLContract("The fake GitHub accepts one operation per document")
-        if kind != "mutation":
-            raise GraphQLContract(f"Only mutations are served by the fake GitHub, not a {kind}")
-        return kind, variables, top
-
-    def type_ref(self) -> str:
-        if self.peek() == "[":
-            self.take("[")
-            inner = self.type_ref()
-            self.take("]")
-            text = f"[{inner}]"
-        else:
-            text = self.take()
-        if self.peek() == "!":
-            self.take("!")
-            text += "!"
-        return text
-
-    def value(self) -> Any:
-        tok = self.take()
-        if tok == "$":
-            return Var(self.take())
-        if tok == "{":
-            obj: dict[str, Any] = {}
-            while self.peek() != "}":
-                key = self.take()
-                self.take(":")
-                obj[key] = self.value()
-            self.take("}")
-            return obj
-        if tok == "[":
-            items = []
-            while self.peek() != "]":
-                items.append(self.value())
-            self.take("]")
-            return items
-        if tok.startswith('"'):
-            return bytes(tok[1:-1], "utf-8").decode("unicode_escape")
-        if tok in ("true", "false"):
-            return tok == "true"
-        if tok == "null":
-            return None
-        if re.fullmatch(r"-?\d+", tok):
-            return int(tok)
-        return ("ENUM", tok)
-
-    def arguments(self) -> dict[str, Any]:
-        args: dict[str, Any] = {}
-        if self.peek() == "(":
-            self.take("(")
-            while self.peek() != ")":
-                name = self.take()
-                self.take(":")
-                args[name] = self.value()
-            self.take(")")
-        return args
-
-    def selection(self) -> Selection:
-        name = self.take()
-        alias = name
-        if self.peek() == ":":
-            self.take(":")
-            name = self.take()
-        args = self.arguments()
-        children: list[Selection] = []
-        if self.peek() == "{":
-            self.take("{")
-            while self.peek() != "}":
-                children.append(self.selection())
-            self.take("}")
-        return Selection(name, alias, children, args)
-
-
 def _check_type(field: str, expected: str, value: Any) -> None:
     if value is None:
         return
@@ -247,6 +98,65 @@ def _check_type(field: str, expected: str, value: Any) -> None:
         raise GraphQLContract(f"Argument '{field}' has an invalid value: not a git object id")
 
 
+def _input_data(
+    mutation: str, raw_input: Any, declared: dict[str, str], variables: dict[str, Any]
+) -> dict[str, Any]:
+    """The `input:` argument with its variables substituted, their declared types checked."""
+    input_type = INPUT_TYPES[mutation]
+    if isinstance(raw_input, Var):
+        decl = declared.get(raw_input.name)
+        if decl != f"{input_type}!":
+            raise GraphQLContract(
+                f"Variable '${raw_input.name}' of type '{decl}' is used where '{input_type}!' is expected"
+            )
+        value = variables.get(raw_input.name)
+        if not isinstance(value, dict):
+            raise GraphQLContract(f"Variable '${raw_input.name}' must be an input object")
+        return dict(value)
+    if not isinstance(raw_input, dict):
+        raise GraphQLContract("Argument 'input' must be an input object")
+    data = {}
+    for key, item in raw_input.items():
+        if not isinstance(item, Var):
+            data[key] = item
+            continue
+        spec = INPUTS[mutation].get(key)
+        decl = declared.get(item.name)
+        if decl is None:
+            raise GraphQLContract(f"Variable '${item.name}' is not declared")
+        if spec is not None and decl.rstrip("!") != spec[0]:
+            raise GraphQLContract(f"Type mismatch on variable ${item.name} and argument {key} ({decl} / {spec[0]})")
+        data[key] = variables.get(item.name)
+    return data
+
+
+def _check_input(mutation: str, data: dict[str, Any]) -> None:
+    """Every field known and well typed, every required field present."""
+    fields = INPUTS[mutation]
+    for key, value in data.items():
+        if key not in fields:
+            raise GraphQLContract(f"InputObject '{INPUT_TYPES[mutation]}' doesn't accept argument '{key}'")
+        _check_type(key, fields[key][0], value)
+    for key, (_, required) in fields.items():
+        if required and data.get(key) is None:
+            raise GraphQLContract(f"Argument '{key}' on InputObject '{INPUT_TYPES[mutation]}' is required")
+
+
+def _enable_refusal(repo: Repo, pull: Pull, data: dict[str, Any]) -> str | None:
+    """Why GitHub refuses to enable auto-merge on this pull request, if it does."""
+    if not repo.allow_auto_merge:
+        return "Pull request Auto merge is not allowed for this repository"
+    if pull.state != "open" or pull.merged:
+        return "Pull request Pull request is closed"
+    if pull.draft:
+        return "Pull request Pull request is in draft state"
+    if pull.mergeable_state == "clean":
+        return "Pull request Pull request is in clean status"
+    if data.get("expectedHeadOid") not in (None, pull.head_sha):
+        return "Pull request Head sha didn't match expected head sha"
+    return None
+
+
 class GraphQL:
     """Executes the two auto-merge mutations against the world."""
 
@@ -259,53 +169,13 @@ class GraphQL:
     ) -> tuple[str, dict[str, Any]]:
         """(mutation name, response body). GraphQLContract for schema errors. `authorize(repo full name)`
         returns (error type, message) when the caller may not touch that repository's pull requests."""
-        variables = variables or {}
-        _, declared, top = _Parser(document).document()
+        declared, top = parse(document)
         if top.name not in INPUTS:
             raise GraphQLContract(f"Field '{top.name}' is not served by the fake GitHub (only auto-merge)")
-        args = top.args
-        if set(args) != {"input"}:
+        if set(top.args) != {"input"}:
             raise GraphQLContract(f"'{top.name}' takes exactly one argument, 'input'")
-        raw_input = args["input"]
-        if isinstance(raw_input, Var):
-            decl = declared.get(raw_input.name)
-            if decl != f"{INPUT_TYPES[top.name]}!":
-                raise GraphQLContract(
-                    f"Variable '${raw_input.name}' of type '{decl}' is used where "
-                    f"'{INPUT_TYPES[top.name]}!' is expected"
-                )
-            value = variables.get(raw_input.name)
-            if not isinstance(value, dict):
-                raise GraphQLContract(f"Variable '${raw_input.name}' must be an input object")
-            data = dict(value)
-        elif isinstance(raw_input, dict):
-            data = {}
-            for key, item in raw_input.items():
-                if isinstance(item, Var):
-                    spec = INPUTS[top.name].get(key)
-                    decl = declared.get(item.name)
-                    if decl is None:
-                        raise GraphQLContract(f"Variable '${item.name}' is not declared")
-                    if spec is not None and decl.rstrip("!") != spec[0]:
-                        raise GraphQLContract(
-                            f"Type mismatch on variable ${item.name} and argument {key} ({decl} / {spec[0]})"
-                        )
-                    data[key] = variables.get(item.name)
-                else:
-                    data[key] = item
-        else:
-            raise GraphQLContract("Argument 'input' must be an input object")
-        for key, value in data.items():
-            if key not in INPUTS[top.name]:
-                raise GraphQLContract(
-                    f"InputObject '{INPUT_TYPES[top.name]}' doesn't accept argument '{key}'"
-                )
-            _check_type(key, INPUTS[top.name][key][0], value)
-        for key, (_, required) in INPUTS[top.name].items():
-            if required and data.get(key) is None:
-                raise GraphQLContract(
-                    f"Argument '{key}' on InputObject '{INPUT_TYPES[top.name]}' is required"
-                )
+        data = _input_data(top.name, top.args["input"], declared, variables or {})
+        _check_input(top.name, data)
         for child in top.children:
             _check_selection(child, "Payload")
         data = {k: (v[1] if isinstance(v, tuple) else v) for k, v in data.items()}
@@ -328,17 +198,7 @@ class GraphQL:
             return _error(top, refusal[1], refusal[0])
         repo, pull = found
         if top.name == "enablePullRequestAutoMerge":
-            problem = None
-            if not repo.allow_auto_merge:
-                problem = "Pull request Auto merge is not allowed for this repository"
-            elif pull.state != "open" or pull.merged:
-                problem = "Pull request Pull request is closed"
-            elif pull.draft:
-                problem = "Pull request Pull request is in draft state"
-            elif pull.mergeable_state == "clean":
-                problem = "Pull request Pull request is in clean status"
-            elif data.get("expectedHeadOid") not in (None, pull.head_sha):
-                problem = "Pull request Head sha didn't match expected head sha"
+            problem = _enable_refusal(repo, pull, data)
             if problem:
                 return _error(top, problem, "UNPROCESSABLE")
             pull.auto_merge = {

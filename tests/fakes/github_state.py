@@ -6,22 +6,18 @@ methods, or directly: `fake.repo("o/r").pulls[1].mergeable = False`). No HTTP he
 Decisions:
 - Issues and pull requests share one number sequence per repository, like GitHub; a pull request is also
   an issue (its labels and comments live on the `Issue` with the same number).
-- Ids come from one counter per fake, so ids never collide across kinds; shas are 40 hex digits derived
-  from a counter (stable within a test, never equal to another sha).
-- Blob shas are real git blob shas (`sha1("blob <len>\\0" + content)`), so a bot may compare them with git.
+- Ids, shas and keys come from github_ids.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.fakes.github_ids import Ids, blob_sha
+from tests.fakes.github_ids import new_rsa_key as new_rsa_key  # re-exported: tests import it from here
 
 PERMISSION_OF_ROLE = {
     "admin": "admin",
@@ -31,41 +27,6 @@ PERMISSION_OF_ROLE = {
     "read": "read",
     "none": "none",
 }
-
-
-def blob_sha(content: bytes) -> str:
-    """The git blob sha of `content`."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-
-
-def new_rsa_key() -> tuple[str, str]:
-    """A fresh 2048-bit RSA key pair as (private PEM in PKCS#1 like GitHub's, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-class Ids:
-    """Monotonic ids and fake shas for one fake instance."""
-
-    def __init__(self, start: int = 1000) -> None:
-        self._ids = itertools.count(start)
-        self._shas = itertools.count(1)
-
-    def next_id(self) -> int:
-        return next(self._ids)
-
-    def next_sha(self) -> str:
-        return hashlib.sha1(b"fake-commit-%d" % next(self._shas)).hexdigest()
 
 
 @dataclass
@@ -138,6 +99,18 @@ class Comment:
 
 
 @dataclass
+class IssueEvent:
+    """One entry of an issue's timeline of events (labeled/unlabeled: who did it and when)."""
+
+    id: int
+    event: str
+    actor: str
+    label: str | None
+    created_at: float
+    actor_type: str = "User"
+
+
+@dataclass
 class Issue:
     number: int
     id: int
@@ -149,6 +122,7 @@ class Issue:
     is_pull: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0
+    events: list[IssueEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -170,6 +144,11 @@ class PullFile:
     patch: str | None = None
     sha: str = ""
     previous_filename: str | None = None
+
+
+def pull_files(files: Iterable[PullFile | str]) -> list[PullFile]:
+    """Files as given; a bare name becomes a modified file whose blob sha is that of its name."""
+    return [f if isinstance(f, PullFile) else PullFile(f, sha=blob_sha(f.encode())) for f in files]
 
 
 @dataclass
@@ -331,6 +310,13 @@ class Repo:
             return {}
         return None
 
+    def branch_of(self, sha: str) -> str | None:
+        """The first branch whose head is `sha`, if any."""
+        return next((b for b, head in self.branches.items() if head == sha), None)
+
+    def labels_of(self, issue: Issue) -> list[Label]:
+        return [self.labels[name] for name in issue.labels if name in self.labels]
+
     def take_number(self) -> int:
         number = self.next_number
         self.next_number += 1
@@ -358,6 +344,33 @@ class World:
 
     def installation_for(self, full_name: str) -> Installation | None:
         return next((i for i in self.installations.values() if full_name in i.repos), None)
+
+    def add_comment(self, repo: str, issue_number: int, body: str, user: str, user_type: str) -> Comment:
+        now = self.clock()
+        comment = Comment(self.ids.next_id(), repo, issue_number, body, user, user_type, now, now)
+        self.comments[comment.id] = comment
+        return comment
+
+    def add_status(
+        self,
+        repo: Repo,
+        sha: str,
+        state: str,
+        context: str,
+        description: str | None,
+        target_url: str | None,
+        creator: str,
+    ) -> Status:
+        """A commit status of `sha`, newest last."""
+        status = Status(self.ids.next_id(), state, context, description, target_url, creator, self.clock())
+        repo.statuses.setdefault(sha, []).append(status)
+        return status
+
+    def new_check_run(self, repo: Repo, app_id: int, name: str, head_sha: str, **fields: Any) -> CheckRun:
+        """A check run in the suite of (repo, app, sha), which is created if missing; the run itself is
+        not registered in `check_runs` (the caller does, once the run is valid)."""
+        suite = self.suite_for(repo.full_name, app_id, head_sha, repo.branch_of(head_sha))
+        return CheckRun(self.ids.next_id(), repo.full_name, app_id, name, head_sha, suite.id, **fields)
 
     def suite_for(self, repo: str, app_id: int, head_sha: str, head_branch: str | None) -> CheckSuite:
         """The check suite of (repo, app, sha), created on first use like GitHub does."""

@@ -17,8 +17,10 @@ import aiohttp
 import pytest_asyncio
 from aiohttp import web
 
-from bot.server import BotServer
+from bot.intake.limits import runner_options
+from bot.runtime.server import BotServer
 from config.settings import Settings, load_settings
+from entrypoints.app import make_server
 from tests.fakes.github import FakeGitHub
 from tests.support.webhooks import headers_for
 
@@ -31,7 +33,10 @@ class RunningBot:
     runner: web.AppRunner
     url: str
     settings: Settings
-    session: aiohttp.ClientSession = field(default_factory=aiohttp.ClientSession)
+    #: a browser-like session: it keeps cookies, also for 127.0.0.1 (the setup flow binds its state to one)
+    session: aiohttp.ClientSession = field(
+        default_factory=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    )
     stopped: bool = False
 
     async def deliver(
@@ -42,6 +47,12 @@ class RunningBot:
         all_headers = {**headers_for(event, body, WEBHOOK_SECRET, delivery_id), **(headers or {})}
         async with self.session.post(f"{self.url}/webhook", data=body, headers=all_headers) as resp:
             return resp.status, await resp.json(content_type=None)
+
+    def setup_link(self) -> str:
+        """The one-time setup link the bot printed on its console (only while the App is not configured)."""
+        link = self.server.setup.setup_link(self.url)
+        assert link is not None, "the setup token is spent"
+        return link
 
     async def drain(self, within: float = 30.0) -> None:
         """Wait until every stored delivery and every due job has been handled."""
@@ -76,8 +87,8 @@ def bot_settings(fake: FakeGitHub, tmp_path: Path, **overrides: Any) -> Settings
 
 
 async def launch(settings: Settings, env_path: Path) -> RunningBot:
-    server = BotServer(settings, env_path=env_path)
-    runner = web.AppRunner(server.make_app(), access_log=None)
+    server = make_server(settings, env_path=env_path)
+    runner = web.AppRunner(server.make_app(), **runner_options())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

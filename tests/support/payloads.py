@@ -6,10 +6,11 @@ import copy
 from typing import Any
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.github_bodies import iso
 from tests.support.webhooks import payload
 
 
-def _repository(data: dict[str, Any], full_name: str) -> None:
+def repository(data: dict[str, Any], full_name: str) -> None:
     owner, name = full_name.split("/", 1)
     repo = data["repository"]
     repo["full_name"] = full_name
@@ -25,7 +26,7 @@ def pull_request_event(
     """`pull_request/opened.payload.json` rewritten to describe the fake's PR `number` in `full_name`."""
     data = copy.deepcopy(payload("pull_request/opened"))
     data["action"] = action
-    _repository(data, full_name)
+    repository(data, full_name)
     data["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
     pull = fake.repo(full_name).pulls[number]
     pr = data["pull_request"]
@@ -38,7 +39,7 @@ def pull_request_event(
     pr["head"]["sha"] = pull.head_sha
     pr["head"]["ref"] = pull.head_ref
     pr["head"]["repo"] = copy.deepcopy(data["repository"])
-    _repository({"repository": pr["head"]["repo"]}, pull.head_repo or full_name)
+    repository({"repository": pr["head"]["repo"]}, pull.head_repo or full_name)
     pr["base"]["ref"] = pull.base_ref
     pr["base"]["repo"] = copy.deepcopy(data["repository"])
     data["sender"]["login"] = sender
@@ -51,7 +52,7 @@ def issue_comment_event(
 ) -> dict[str, Any]:
     """`issue_comment/created.payload.json` for a comment on the fake's issue or PR `number`."""
     data = copy.deepcopy(payload("issue_comment/created"))
-    _repository(data, full_name)
+    repository(data, full_name)
     data["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
     issue = fake.repo(full_name).issues[number]
     data["issue"]["number"] = number
@@ -67,5 +68,7 @@ def issue_comment_event(
     data["comment"]["body"] = body
     data["comment"]["user"]["login"] = user
     data["comment"]["user"]["type"] = user_type
+    # written now, as GitHub stamps it (the recorded payload's 2019 date would predate every commit)
+    data["comment"]["created_at"] = data["comment"]["updated_at"] = iso(comment.created_at)
     data["sender"]["login"] = user
     return data

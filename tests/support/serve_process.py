@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +13,7 @@ import aiohttp
 
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import WEBHOOK_SECRET
+from tests.support.eventually import eventually
 
 
 def free_port() -> int:
@@ -22,7 +23,7 @@ def free_port() -> int:
 
 
 def serve(tmp_path: Path, fake: FakeGitHub, port: int, *, intake_processes: int = 0,
-          configured: bool = True) -> subprocess.Popen[bytes]:
+          configured: bool = True, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GITHUB_API_URL": fake.url,
@@ -32,6 +33,7 @@ def serve(tmp_path: Path, fake: FakeGitHub, port: int, *, intake_processes: int 
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "INTAKE_PROCESSES": str(intake_processes),
+        **(extra_env or {}),
     }
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH", "GITHUB_WEBHOOK_SECRET"):
         env.pop(name, None)
@@ -39,19 +41,19 @@ def serve(tmp_path: Path, fake: FakeGitHub, port: int, *, intake_processes: int 
         env.update(GITHUB_APP_ID=str(fake.app_id), GITHUB_PRIVATE_KEY=fake.private_key_pem,
                    GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET)
     log = (tmp_path / f"serve-{port}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=tmp_path, stdout=log, stderr=log)
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve"], env=env, cwd=tmp_path,
+                            stdout=log, stderr=log)
 
 
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(300):
+async def wait_healthy(session: aiohttp.ClientSession, url: str, within: float = 15.0) -> None:
+    async def healthy() -> bool:
         try:
             async with session.get(f"{url}/healthz") as resp:
-                if resp.status == 200:
-                    return
+                return resp.status == 200
         except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the bot did not become healthy")
+            return False
+
+    await eventually(healthy, within=within, what=f"{url} to become healthy")
 
 
 def children(pid: int) -> list[int]:
@@ -75,3 +77,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def printed_setup_link(tmp_path: Path, port: int) -> str:
+    """The one-time setup link `codegen-bot serve` printed on its console (an unconfigured App)."""
+    log = (tmp_path / f"serve-{port}.log").read_text(errors="replace")
+    found = re.findall(r"to register the GitHub App, open (\S+)", log)
+    assert found, "the bot printed no setup link"
+    return found[-1]

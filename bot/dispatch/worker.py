@@ -1,0 +1,267 @@
+"""The delivery worker: hands stored deliveries to the handlers, outside any HTTP request.
+
+- Fast path: the intake passes each delivery, once committed, to `notify`; it waits in a bounded in-memory
+  queue. When that queue is full the delivery stays only in the store and the scanner brings it back, so
+  memory stays bounded under any load and nothing is lost.
+- Start-up and retries: the scanner reads pending deliveries from the store (after a crash these are the
+  acknowledged deliveries that were not fully handled) and queues them, oldest first.
+- Before the callbacks run, `handler_args` resolves once per delivery what every callback receives after
+  the event (the composition root resolves the installation and its API client here, as bedevere's entry
+  point hands `gh` to its handlers); `None` means there is nothing to act with (the App is not installed
+  on the repository) and the delivery is recorded as handled.
+- Every callback registered for the event runs on its own, concurrently with the event's other callbacks
+  (they are independent): one that raises is logged with the delivery id, counted and recorded, and never
+  stops the other callbacks or the worker. Callbacks that completed are
+  recorded, so a retry or a restart re-runs only what did not finish.
+- Deliveries about the same issue or pull request are handled one after another, in order of receipt;
+  others run concurrently (`WORKER_CONCURRENCY`).
+- A delivery that was in flight during a crash counts an attempt each time; after `MAX_ATTEMPTS` it is
+  marked failed instead of being run again (a payload that crashes the process cannot crash it forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from gidgethub import routing, sansio
+
+from bot.intake.pacing import HandlingPacer
+from bot.runtime.logs import delivery_context
+from bot.runtime.metrics import Metrics
+from bot.runtime.redaction import redact
+from bot.store.deliveries import MAX_ATTEMPTS, DeliveryStore, IncomingDelivery, StoredDelivery
+
+log = logging.getLogger(__name__)
+
+#: longest a single callback may run; long work (validations, agent runs) goes to the job queue instead
+CALLBACK_TIMEOUT = 600.0
+
+
+#: what every callback of one delivery receives after the event; None: no callback runs
+HandlerArgs = Callable[[sansio.Event], Awaitable[tuple[Any, ...] | None]]
+
+
+@dataclass
+class _Item:
+    id: str
+    stored: StoredDelivery | None = None
+
+
+def callback_name(callback: Callable[..., Any]) -> str:
+    return f"{callback.__module__}.{callback.__qualname__}"
+
+
+def ordering_key(data: dict[str, Any]) -> str | None:
+    """Deliveries with the same key are handled in order: one repository's issue or pull request."""
+    repo = data.get("repository")
+    if not isinstance(repo, dict):
+        return None
+    number = None
+    for field in ("issue", "pull_request"):
+        sub = data.get(field)
+        if isinstance(sub, dict) and isinstance(sub.get("number"), int):
+            number = sub["number"]
+            break
+    if number is None and isinstance(data.get("number"), int):
+        number = data["number"]
+    if number is None:
+        return None
+    return f"{repo.get('full_name')}#{number}"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        store: DeliveryStore,
+        router: routing.Router,
+        handler_args: HandlerArgs,
+        metrics: Metrics,
+        concurrency: int = 4,
+        queue_limit: int = 1000,
+        scan_interval: float = 5.0,
+        pacer: HandlingPacer | None = None,
+    ) -> None:
+        self.pacer = pacer
+        self.store = store
+        self.router = router
+        self.handler_args = handler_args
+        self.metrics = metrics
+        self.concurrency = concurrency
+        self.scan_interval = scan_interval
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_limit)
+        self._known: set[str] = set()
+        self._bodies: dict[str, IncomingDelivery] = {}
+        self._scan_now = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._busy = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"worker-{i}") for i in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._scan_loop(), name="worker-scan"))
+        self._scan_now.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    # --- intake -----------------------------------------------------------------------------
+    def notify(self, delivery: IncomingDelivery) -> None:
+        """A delivery is durable: queue it in memory if there is room, else leave it to the scanner."""
+        self.metrics.queue_depth.inc()
+        if delivery.id in self._known:
+            return
+        try:
+            self._queue.put_nowait(_Item(delivery.id))
+        except asyncio.QueueFull:
+            self._scan_now.set()
+            return
+        self._known.add(delivery.id)
+        self._bodies[delivery.id] = delivery
+        self._idle.clear()
+
+    async def wait_idle(self, within: float) -> None:
+        """Wait until nothing is queued or running (tests and orderly shutdown)."""
+        async with asyncio.timeout(within):
+            while True:
+                await self._idle.wait()
+                pending = await self.store.due(limit=1, exclude=set())
+                if not pending and self._queue.empty() and self._busy == 0:
+                    return
+                self._scan_now.set()
+                await asyncio.sleep(0.05)
+
+    # --- loops ------------------------------------------------------------------------------
+    async def _scan_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.scan_interval):
+                    await self._scan_now.wait()
+            self._scan_now.clear()
+            try:
+                await self._scan_once()
+            except Exception:
+                log.exception("scanning the store for pending deliveries failed")
+
+    async def _scan_once(self) -> None:
+        room = self._queue.maxsize - self._queue.qsize()
+        if room <= 0:
+            return
+        ids = await self.store.due(limit=room, exclude=self._known)
+        self.metrics.queue_depth.set(await self.store.pending_count())
+        for delivery_id in ids:
+            if delivery_id in self._known:
+                continue
+            self._known.add(delivery_id)
+            self._idle.clear()
+            await self._queue.put(_Item(delivery_id))
+        if len(ids) == room:
+            self._scan_now.set()
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            self._busy += 1
+            if self.pacer is not None:
+                await self.pacer.wait()
+            try:
+                await self._handle(item.id)
+            except Exception:
+                log.exception("delivery handling failed outside a handler", extra={"delivery_id": item.id})
+            finally:
+                self._known.discard(item.id)
+                self._bodies.pop(item.id, None)
+                self._busy -= 1
+                if self._busy == 0 and self._queue.empty():
+                    self._idle.set()
+
+    # --- one delivery -----------------------------------------------------------------------
+    async def _load(self, delivery_id: str) -> StoredDelivery | None:
+        fresh = self._bodies.get(delivery_id)
+        if fresh is not None:
+            return StoredDelivery(fresh.id, fresh.event, fresh.body, 0, frozenset())
+        return await self.store.load(delivery_id)
+
+    async def _handle(self, delivery_id: str) -> None:
+        delivery = await self._load(delivery_id)
+        if delivery is None:  # handled meanwhile (or replay raced): nothing to do
+            return
+        with delivery_context(delivery_id):
+            if delivery.attempts >= MAX_ATTEMPTS:
+                log.error("delivery crashed the bot %d times; marked failed", delivery.attempts)
+                await self.store.finish(delivery_id, ["interrupted during every attempt"], delivery.attempts)
+                self.metrics.deliveries_handled.labels(outcome="failed").inc()
+                return
+            data = orjson.loads(delivery.body)
+            event = sansio.Event(data, event=delivery.event, delivery_id=delivery_id)
+            key = ordering_key(data)
+            if key is None:
+                await self._dispatch(event, delivery)
+                return
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            self._lock_users[key] = self._lock_users.get(key, 0) + 1
+            try:
+                async with lock:
+                    await self._dispatch(event, delivery)
+            finally:
+                self._lock_users[key] -= 1
+                if self._lock_users[key] == 0:
+                    del self._lock_users[key]
+                    del self._locks[key]
+
+    async def _dispatch(self, event: sansio.Event, delivery: StoredDelivery) -> None:
+        attempt = delivery.attempts + 1
+        await self.store.start_attempt(delivery.id)
+        callbacks = sorted(self.router.fetch(event), key=callback_name)
+        started = time.monotonic()
+        try:
+            args = await self.handler_args(event) if callbacks else ()
+        except Exception as exc:  # e.g. GitHub did not answer who is installed: retried like a handler
+            log.exception("resolving the delivery's installation failed", extra={"event": event.event})
+            await self._finish(delivery, [redact(f"installation: {type(exc).__name__}: {exc}")], attempt, started)
+            return
+        if args is None:
+            log.info("no installation can act on this delivery; nothing to do", extra={"event": event.event})
+            callbacks = []
+
+        async def run_one(callback: Callable[..., Any]) -> str | None:
+            name = callback_name(callback)
+            try:
+                async with asyncio.timeout(CALLBACK_TIMEOUT):
+                    await callback(event, *args)
+            except Exception as exc:
+                self.metrics.handler_errors.labels(handler=name).inc()
+                log.exception("handler %s raised", name, extra={"event": event.event, "handler": name})
+                return redact(f"{name}: {type(exc).__name__}: {exc}")
+            if len(callbacks) > 1:
+                await self.store.callback_done(delivery.id, name)
+            return None
+
+        # the callbacks of one event are independent: they run side by side, each on its own
+        pending = [cb for cb in callbacks if callback_name(cb) not in delivery.done_callbacks]
+        outcomes = await asyncio.gather(*(run_one(cb) for cb in pending))
+        await self._finish(delivery, [error for error in outcomes if error is not None], attempt, started)
+
+    async def _finish(self, delivery: StoredDelivery, errors: list[str], attempt: int, started: float) -> None:
+        self.metrics.handler_latency.observe(time.monotonic() - started)
+        state = await self.store.finish(delivery.id, errors, attempt)
+        self.metrics.deliveries_handled.labels(outcome=state).inc()
+        self.metrics.queue_depth.dec()
+        if state == "pending":
+            log.warning("delivery will be retried", extra={"attempt": attempt})

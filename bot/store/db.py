@@ -1,0 +1,213 @@
+"""The store: SQLite with one writer thread that commits in groups.
+
+Durability: the database runs in WAL mode with `synchronous=FULL`, so a committed transaction survives a
+process crash (kill -9) and a power cut. Every `write()` returns only after the transaction that carried it
+has committed.
+
+Group commit: writes are queued to a single writer thread. The thread takes everything that is queued,
+runs each unit of work inside its own SAVEPOINT (a unit that raises is rolled back alone and its caller gets
+the exception), then commits once for the whole group. Under load a group holds hundreds of deliveries and
+costs one fsync; when idle a group holds one write and the latency is one commit.
+
+Reads run on a second thread with its own connection (WAL lets readers run beside the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+
+log = logging.getLogger(__name__)
+
+#: most units of work in one commit; bounds the time a caller waits behind a large group
+MAX_GROUP = 512
+
+_STOP = object()
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600, with no wider window), or tighten an existing one.
+
+    SQLite creates the `-wal` and `-shm` files with the database file's permissions, so they follow."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+class Database:
+    """Async facade over one SQLite file. Use `await Database.open(path, migrations)`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-read")
+        self._reader_local = threading.local()
+        self.groups_committed = 0
+        self.units_committed = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, path: str, migrations: Sequence[str]) -> Database:
+        db = cls(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        db._writer = threading.Thread(
+            target=db._writer_main,
+            args=(asyncio.get_running_loop(), ready, list(migrations)),
+            name="db-write",
+            daemon=True,
+        )
+        db._writer.start()
+        await ready
+        return db
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        self._reader.shutdown(wait=True)
+
+    # --- API --------------------------------------------------------------------------------
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(conn)` in the writer thread; return its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((work, future, loop))
+        return await future
+
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(conn)` on the reader connection (sees everything committed so far)."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, self._read_call, work)
+
+    async def reachable(self) -> bool:
+        """True when the file answers a query (used by /healthz)."""
+        try:
+            return await self.read(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1)
+        except sqlite3.Error:
+            return False
+
+    # --- threads ----------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _read_call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._reader_local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._reader_local.conn = conn
+        return work(conn)
+
+    def _writer_main(
+        self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None], migrations: list[str]
+    ) -> None:
+        try:
+            conn = self._connect()
+            _migrate(conn, migrations)
+        except BaseException as exc:  # surface start-up failure to the opener
+            loop.call_soon_threadsafe(ready.set_exception, exc)
+            return
+        loop.call_soon_threadsafe(ready.set_result, None)
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                group.append(item)
+            self._run_group(conn, group)
+        conn.close()
+
+    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work, _future, _loop in group:
+                conn.execute("SAVEPOINT unit")
+                try:
+                    result = work(conn)
+                except Exception as exc:  # one unit's failure is its own
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                    outcomes.append((False, exc))
+                else:
+                    conn.execute("RELEASE unit")
+                    outcomes.append((True, result))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the commit itself failed: nobody's write is durable
+            log.exception("store commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc) for _ in group]
+        self.groups_committed += 1
+        self.units_committed += len(group)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for (_work, future, loop), (ok, value) in zip(group, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, ok, value))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, items)
+            except RuntimeError:  # loop closed: the caller is gone
+                pass
+
+
+def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in items:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
+    """Apply each migration not yet applied; `user_version` counts the applied ones."""
+    for index, script in enumerate(migrations, start=1):
+        conn.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate too
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= index:
+            conn.execute("COMMIT")
+            continue
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={index}")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";\n") if s.strip()]

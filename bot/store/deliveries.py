@@ -1,0 +1,172 @@
+"""Webhook deliveries in the store: record on receipt, claim for handling, mark each callback done.
+
+Life of a delivery: `pending` (stored, 2xx sent) → `handled` (every callback returned) or, when a callback
+keeps raising, `failed` after `MAX_ATTEMPTS` (each attempt re-runs only the callbacks that have not
+completed yet). Completed callbacks are recorded as they finish, so a crash re-runs only the callback that
+was in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot.store.db import Database
+from bot.store.delivery_body import pack, unpack
+
+MAX_ATTEMPTS = 3
+#: delay before attempt n+1 (seconds), by attempt number n
+RETRY_DELAYS = {1: 30.0, 2: 300.0}
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    id: str
+    event: str
+    body: bytes
+    attempts: int
+    done_callbacks: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IncomingDelivery:
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    body: bytes
+    received_at: float
+    #: the body as stored (bot/delivery_body.py), when whoever verified it packed it already
+    packed: bytes | None = None
+
+    def stored_body(self) -> bytes:
+        return self.packed if self.packed is not None else pack(self.body)
+
+
+class DeliveryStore:
+    def __init__(self, db: Database, *, replay_check: bool = True) -> None:
+        self.db = db
+        #: refuse a body already stored under another id (WEBHOOK_REPLAY_CHECK)
+        self.replay_check = replay_check
+
+    async def record(self, delivery: IncomingDelivery) -> bool:
+        """Store a verified delivery durably; False when its id was already stored (a redelivery), or when
+        the same signed body was stored under another id (a replay: GitHub's own redeliveries keep the id)."""
+        packed = delivery.stored_body()
+        digest = hashlib.sha256(delivery.body).digest() if self.replay_check else None
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO deliveries"
+                " (id, event, action, installation_id, body, received_at, body_digest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    delivery.id,
+                    delivery.event,
+                    delivery.action,
+                    delivery.installation_id,
+                    packed,
+                    delivery.received_at,
+                    digest,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self.db.write(work)
+
+    async def due(self, limit: int, exclude: set[str]) -> list[str]:
+        """Ids of pending deliveries whose next attempt is due, oldest first."""
+        now = time.time()
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?"
+                " ORDER BY received_at LIMIT ?",
+                (now, limit + len(exclude)),
+            ).fetchall()
+            return [r[0] for r in rows if r[0] not in exclude][:limit]
+
+        return await self.db.read(work)
+
+    async def load(self, delivery_id: str) -> StoredDelivery | None:
+        def work(conn: sqlite3.Connection) -> StoredDelivery | None:
+            row = conn.execute(
+                "SELECT id, event, body, attempts, done_callbacks FROM deliveries"
+                " WHERE id = ? AND state = 'pending'",
+                (delivery_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return StoredDelivery(
+                row["id"],
+                row["event"],
+                unpack(bytes(row["body"])),
+                row["attempts"],
+                frozenset(json.loads(row["done_callbacks"])),
+            )
+
+        return await self.db.read(work)
+
+    async def start_attempt(self, delivery_id: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", (delivery_id,))
+
+        await self.db.write(work)
+
+    async def callback_done(self, delivery_id: str, callback: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            (done,) = conn.execute(
+                "SELECT done_callbacks FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            names = set(json.loads(done))
+            names.add(callback)
+            conn.execute(
+                "UPDATE deliveries SET done_callbacks = ? WHERE id = ?",
+                (json.dumps(sorted(names)), delivery_id),
+            )
+
+        await self.db.write(work)
+
+    async def finish(self, delivery_id: str, errors: list[str], attempt: int) -> str:
+        """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`)."""
+        now = time.time()
+        if not errors:
+            state, next_at, error = "handled", 0.0, None
+        elif attempt >= MAX_ATTEMPTS:
+            state, next_at, error = "failed", 0.0, "\n".join(errors)
+        else:
+            state, next_at, error = "pending", now + RETRY_DELAYS.get(attempt, 300.0), "\n".join(errors)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET state = ?, next_attempt_at = ?, error = ?,"
+                " handled_at = CASE WHEN ? != 'pending' THEN ? ELSE handled_at END,"
+                " handled_count = handled_count + CASE WHEN ? = 'handled' THEN 1 ELSE 0 END,"
+                " body = CASE WHEN ? = 'handled' THEN x'' ELSE body END"
+                " WHERE id = ?",
+                (state, next_at, error, state, now, state, state, delivery_id),
+            )
+
+        await self.db.write(work)
+        return state
+
+    async def replay(self, delivery_id: str) -> bool:
+        """Put a failed delivery back in the queue (CLI `codegen-bot replay`)."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0"
+                " WHERE id = ? AND state = 'failed'",
+                (delivery_id,),
+            )
+            return cur.rowcount == 1
+
+        return await self.db.write(work)
+
+    async def pending_count(self) -> int:
+        return await self.db.read(
+            lambda conn: conn.execute("SELECT count(*) FROM deliveries WHERE state = 'pending'").fetchone()[0]
+        )

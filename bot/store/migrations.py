@@ -1,0 +1,150 @@
+"""The store's schema, as an append-only list of migrations (never edit an applied one; add another)."""
+
+MIGRATIONS: list[str] = [
+    # 1: webhook deliveries and the installations they tell us about
+    """
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        action TEXT,
+        installation_id INTEGER,
+        body BLOB NOT NULL,
+        received_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        done_callbacks TEXT NOT NULL DEFAULT '[]',
+        handled_count INTEGER NOT NULL DEFAULT 0,
+        handled_at REAL,
+        error TEXT
+    );
+    CREATE INDEX deliveries_pending ON deliveries(received_at) WHERE state = 'pending';
+    CREATE TABLE installations (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        account_type TEXT,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE installation_repositories (
+        installation_id INTEGER NOT NULL,
+        full_name TEXT NOT NULL,
+        repo_id INTEGER,
+        private INTEGER,
+        PRIMARY KEY (installation_id, full_name)
+    );
+    CREATE INDEX installation_repositories_name ON installation_repositories(full_name)
+    """,
+    # 2: the durable job queue (validations, agent-run polls, merge checks)
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        key TEXT,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        run_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL,
+        error TEXT
+    );
+    CREATE INDEX jobs_due ON jobs(state, kind, run_at);
+    CREATE UNIQUE INDEX jobs_live_key ON jobs(key) WHERE key IS NOT NULL AND state IN ('queued', 'running')
+    """,
+    # 3: agent runs started from comments, and the pull requests they produced
+    """
+    CREATE TABLE agent_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        thread_kind TEXT NOT NULL,
+        installation_id INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        prompt TEXT,
+        requested_by TEXT NOT NULL,
+        command_comment_id INTEGER,
+        status_comment_id INTEGER,
+        codegen_org_id INTEGER,
+        codegen_run_id INTEGER,
+        status TEXT NOT NULL,
+        codegen_status TEXT,
+        web_url TEXT,
+        answer_kind TEXT,
+        result TEXT,
+        linked_prs TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        fix_attempt INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        progressed_at REAL NOT NULL
+    );
+    CREATE INDEX agent_runs_thread ON agent_runs(repo, number, id);
+    CREATE TABLE pr_agent_runs (
+        repo TEXT NOT NULL,
+        pr_number INTEGER NOT NULL,
+        agent_run_id INTEGER NOT NULL REFERENCES agent_runs(id),
+        linked_at REAL NOT NULL,
+        PRIMARY KEY (repo, pr_number, agent_run_id)
+    )
+    """,
+    # 4: validations of pull-request commits, and the head SHAs a maintainer allowed to run (ok-to-test)
+    """
+    CREATE TABLE validations (
+        id TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        pr_number INTEGER,
+        head_sha TEXT NOT NULL,
+        head_ref TEXT,
+        clone_url TEXT,
+        installation_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        check_runs TEXT NOT NULL DEFAULT '{}',
+        report TEXT,
+        passed INTEGER,
+        created_at REAL NOT NULL,
+        queued_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX validations_pr ON validations(repo, pr_number, created_at);
+    CREATE INDEX validations_sha ON validations(repo, head_sha);
+    CREATE TABLE approved_shas (
+        repo TEXT NOT NULL,
+        head_sha TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        approved_at REAL NOT NULL,
+        PRIMARY KEY (repo, head_sha)
+    )
+    """,
+    # 5: the merge and auto-fix loop: who asked for a merge, what was said, how many fixes were tried
+    """
+    CREATE TABLE pull_requests (
+        repo TEXT NOT NULL,
+        pr_number INTEGER NOT NULL,
+        merge_requested_by TEXT,
+        last_notice TEXT,
+        fix_attempts INTEGER NOT NULL DEFAULT 0,
+        needs_human INTEGER NOT NULL DEFAULT 0,
+        merged_sha TEXT,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (repo, pr_number)
+    )
+    """,
+    # 6: a body digest per delivery: a signed body replayed under a new delivery id is handled once
+    """
+    ALTER TABLE deliveries ADD COLUMN body_digest BLOB;
+    CREATE UNIQUE INDEX deliveries_body_digest ON deliveries(body_digest) WHERE body_digest IS NOT NULL
+    """,
+    # 7: the tenant (installation) a job works for: validation slots are shared fairly between them
+    """
+    ALTER TABLE jobs ADD COLUMN tenant TEXT
+    """,
+    # 8: merge requests hold for the head SHA they were given at
+    """
+    ALTER TABLE pull_requests ADD COLUMN merge_requested_sha TEXT;
+    ALTER TABLE pull_requests ADD COLUMN automerge_sha TEXT
+    """,
+]

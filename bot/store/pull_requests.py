@@ -1,0 +1,89 @@
+"""Per-pull-request state of the merge and auto-fix loop (survives restarts).
+
+- `merge_requested_by` / `merge_requested_sha`: a user with write permission said `/codegen merge`, at that
+  head SHA (a push withdraws it);
+- `automerge_sha`: the head SHA at which a user with write permission added the `codegen: automerge` label;
+- `last_notice`: the last "why this PR does not merge" we posted, so the same reasons are said once;
+- `fix_attempts`: failed validations sent back to the agent (bounded by `agent.max_fix_attempts`);
+- `needs_human`: the bound was reached and a person was asked to step in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from bot.store.db import Database
+
+
+@dataclass(frozen=True)
+class PullRequestState:
+    repo: str
+    pr_number: int
+    merge_requested_by: str | None = None
+    last_notice: str | None = None
+    fix_attempts: int = 0
+    needs_human: bool = False
+    merged_sha: str | None = None
+    merge_requested_sha: str | None = None
+    automerge_sha: str | None = None
+
+
+class PullRequestStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, repo: str, pr_number: int) -> PullRequestState:
+        def work(conn: sqlite3.Connection) -> PullRequestState:
+            row = conn.execute(
+                "SELECT repo, pr_number, merge_requested_by, last_notice, fix_attempts, needs_human, merged_sha,"
+                " merge_requested_sha, automerge_sha FROM pull_requests WHERE repo = ? AND pr_number = ?",
+                (repo, pr_number),
+            ).fetchone()
+            if row is None:
+                return PullRequestState(repo, pr_number)
+            data = dict(row)
+            data["needs_human"] = bool(data["needs_human"])
+            return PullRequestState(**data)
+
+        return await self.db.read(work)
+
+    async def set(self, repo: str, pr_number: int, **fields: object) -> None:
+        allowed = {"merge_requested_by", "last_notice", "needs_human", "merged_sha", "fix_attempts",
+                   "merge_requested_sha", "automerge_sha"}
+        if set(fields) - allowed:
+            raise ValueError(f"unknown fields {sorted(set(fields) - allowed)}")
+        columns = ", ".join(fields)
+        placeholders = ", ".join("?" for _ in fields)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO pull_requests (repo, pr_number, {columns}, updated_at) VALUES (?, ?, {placeholders}, ?)"
+                f" ON CONFLICT(repo, pr_number) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
+                (repo, pr_number, *fields.values(), time.time()),
+            )
+
+        await self.db.write(work)
+
+    async def take_fix_attempt(self, repo: str, pr_number: int, limit: int) -> int | None:
+        """Atomically count one more fix attempt; None when `limit` attempts were already made."""
+
+        def work(conn: sqlite3.Connection) -> int | None:
+            conn.execute(
+                "INSERT OR IGNORE INTO pull_requests (repo, pr_number, updated_at) VALUES (?, ?, ?)",
+                (repo, pr_number, time.time()),
+            )
+            (used,) = conn.execute(
+                "SELECT fix_attempts FROM pull_requests WHERE repo = ? AND pr_number = ?", (repo, pr_number)
+            ).fetchone()
+            if used >= limit:
+                return None
+            conn.execute(
+                "UPDATE pull_requests SET fix_attempts = ?, updated_at = ? WHERE repo = ? AND pr_number = ?",
+                (used + 1, time.time(), repo, pr_number),
+            )
+            return int(used + 1)
+
+        return await self.db.write(work)

@@ -1,0 +1,140 @@
+"""The composition root: the only module that imports both the engine (`bot/`) and the features (`handlers/`).
+
+`compose()` builds, once the App is configured:
+1. stores and clients (GitHub, Codegen, the config loader, the permission cache);
+2. the feature services, each given only what it uses, in dependency order:
+   agent → merge → auto-fix → validation. Validation is built last because it is the one that calls
+   the others (when a validation ends it tells auto-fix and schedules the merge evaluation); merge and
+   auto-fix need only the validation *store*. Nothing is patched in after construction;
+3. one frozen `Services`, the router of every feature, and what each delivery's callbacks receive:
+   `(event, gh, EventContext)` with the installation resolved once per delivery.
+
+`make_server(settings)` is the server that `codegen-bot serve` (entrypoints/serve.py) runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from gidgethub import routing, sansio
+
+from bot.codegen.client import CodegenClient
+from bot.codegen.orgs import CodegenOrgMap
+from bot.dispatch.jobs import JobQueue
+from bot.github.client import GitHubClients
+from bot.github.permissions import PermissionCache
+from bot.github.repo_access import RepoAccess
+from bot.runtime.artifacts import artifact_store
+from bot.runtime.server import DEFAULT_APP_YML, BotServer, Features
+from bot.store.agent_runs import AgentRunStore
+from bot.store.db import Database
+from bot.store.installations import InstallationStore
+from bot.store.pull_requests import PullRequestStore
+from bot.store.validations import ValidationRecord, ValidationStore
+from config.loader import RepoConfigLoader, github_contents_fetcher
+from config.settings import Settings
+from handlers.agent.auto_fix import AutoFixService
+from handlers.agent.service import AgentRunService
+from handlers.commands import triggers as command_triggers
+from handlers.context import EventContext, Services
+from handlers.installation import triggers as installation_triggers
+from handlers.merge import triggers as merge_triggers
+from handlers.merge.service import MergeService, graphql_url
+from handlers.validation import config_check
+from handlers.validation import triggers as validation_triggers
+from handlers.validation.limits import SnapshotCaps
+from handlers.validation.service import ValidationService, instance_id, remove_leftover_snapshots
+from validators.git_source import GitCache
+from validators.outcome import ValidationReport
+
+#: every feature's router; the worker runs each matching callback on its own
+ROUTER = routing.Router(
+    installation_triggers.router,
+    config_check.router,
+    command_triggers.router,
+    validation_triggers.router,
+    merge_triggers.router,
+)
+
+
+def make_server(settings: Settings, *, app_yml: Path = DEFAULT_APP_YML, env_path: Path = Path(".env")) -> BotServer:
+    return BotServer(settings, compose, app_yml=app_yml, env_path=env_path)
+
+
+def github_clients(settings: Settings, session: aiohttp.ClientSession) -> GitHubClients:
+    private_key = settings.private_key()
+    assert settings.github_app_id is not None and private_key is not None
+    return GitHubClients(
+        session, app_id=settings.github_app_id, private_key=private_key, api_url=settings.github_api_url,
+        max_rate_limit_wait=settings.github_max_rate_limit_wait,
+    )
+
+
+def config_loader(github: GitHubClients) -> RepoConfigLoader:
+    """Every file of a config (inherited ones too) is read with the configured repository's installation."""
+    return RepoConfigLoader(github_contents_fetcher(github.installation))
+
+
+def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jobs: JobQueue) -> Features:
+    github = github_clients(settings, session)
+    installations = InstallationStore(db)
+    repos = RepoAccess(github, installations)
+    config = config_loader(github)
+    permissions = PermissionCache()
+    token = settings.codegen_api_token.get_secret_value() if settings.codegen_api_token else None
+    codegen = CodegenClient(settings.codegen_api_url, token) if token else None
+    agent_runs, validations, prs = AgentRunStore(db), ValidationStore(db), PullRequestStore(db)
+
+    agent = AgentRunService(
+        store=agent_runs, jobs=jobs, github=github, codegen=codegen,
+        orgs=CodegenOrgMap.load(settings.codegen_org_map_path), default_org_id=settings.codegen_org_id,
+        config=config, poll_seconds=settings.agent_poll_seconds, stale_minutes=settings.agent_run_stale_minutes,
+    )
+    merge = MergeService(jobs=jobs, prs=prs, validations=validations, config=config, github=github,
+                         graphql_endpoint=graphql_url(settings.github_api_url), app_id=settings.github_app_id,
+                         permissions=permissions)
+    auto_fix = AutoFixService(prs=prs, runs=agent_runs, agent=agent, validations=validations, config=config,
+                              github=github)
+
+    async def evaluate_merge(record: ValidationRecord, report: ValidationReport) -> None:
+        if record.pr_number is not None:
+            await merge.schedule(record.repo, record.pr_number, record.installation_id)
+
+    instance = instance_id(settings)
+    validation = ValidationService(
+        jobs=jobs, store=validations, github=github, config=config, permissions=permissions,
+        git_cache=GitCache(settings.git_cache_dir), github_url=settings.github_url, instance=instance,
+        chromium_path=str(settings.chromium_path), ca_bundle=settings.snapshot_ca_bundle,
+        concurrency=settings.validation_concurrency, after=(auto_fix.after_validation, evaluate_merge),
+        artifacts=artifact_store(settings), max_browsers=settings.web_eval_max_concurrent,
+        caps=SnapshotCaps(settings.snapshot_max_cpus, settings.snapshot_max_memory, settings.snapshot_max_minutes),
+    )
+    for service in (agent, validation, merge):
+        service.register()
+    services = Services(settings=settings, installations=installations, config=config, permissions=permissions,
+                        agent_runs=agent_runs, agent=agent, validation=validation, merge=merge, auto_fix=auto_fix)
+    return Features(
+        router=ROUTER,
+        handler_args=_handler_args(services, repos, github),
+        on_start=[lambda: _remove_leftovers(instance)],
+        on_stop=[codegen.aclose] if codegen is not None else [],
+        services=services,
+    )
+
+
+async def _remove_leftovers(instance: str) -> None:
+    await remove_leftover_snapshots(instance)
+
+
+def _handler_args(services: Services, repos: RepoAccess, github: GitHubClients) -> Any:
+    async def handler_args(event: sansio.Event) -> tuple[Any, ...] | None:
+        """`(gh, ctx)` for every callback of this delivery: its installation, resolved once."""
+        installation_id = await repos.installation_for_event(event.data)
+        if installation_id is None:
+            return None
+        gh = github.installation(installation_id)
+        return gh, EventContext(services, gh, installation_id, event.delivery_id)
+
+    return handler_args

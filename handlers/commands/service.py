@@ -1,0 +1,142 @@
+"""What each accepted slash command does, once `decide` (handlers/commands/decide.py) said `Act`.
+
+`perform(act, call)` runs the command's effect through the feature services and posts the reply, if any.
+Every command gets an answer: an action whose result the thread sees (a status comment, check runs), or
+a reply. Codegen has no endpoint to stop a run: `cancel` stops following it, and the agent may still
+finish its current step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.github import comments
+from bot.store.agent_runs import AgentRunRecord
+from config.loader import LoadedConfig
+from config.schema import RepoConfig
+from handlers.agent.status import status_view
+from handlers.commands import replies
+from handlers.commands.conversation import Conversation
+from handlers.commands.decide import Act
+from handlers.commands.grammar import CommandKind
+from handlers.context import EventContext
+from handlers.validation.triggers import validate_pr
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """One accepted command, with what was gathered for it once (the PR, the config, the latest run)."""
+
+    ctx: EventContext
+    conversation: Conversation
+    user: str
+    comment_id: int
+    loaded: LoadedConfig
+    #: the thread's pull request as fetched for this event (None for an issue)
+    pull: dict[str, Any] | None
+    latest_run: AgentRunRecord | None
+    #: when the comment was written (epoch seconds)
+    written_at: float = 0.0
+
+    @property
+    def config(self) -> RepoConfig:
+        assert self.loaded.config is not None
+        return self.loaded.config
+
+    async def reply(self, body: str) -> dict[str, Any]:
+        c = self.conversation
+        return await comments.post(self.ctx.gh, c.owner, c.repo, c.number, body)
+
+
+Action = Callable[[CommandCall, str], Awaitable[None]]
+
+
+async def start(call: CommandCall, argument: str) -> None:
+    c = call.conversation
+    await call.ctx.services.agent.start(
+        repo=c.full_name, number=c.number, thread_kind=c.kind, installation_id=call.ctx.installation_id,
+        command=argument, requested_by=call.user, command_comment_id=call.comment_id,
+    )
+
+
+def _resume(kind: str) -> Action:
+    async def resume(call: CommandCall, argument: str) -> None:
+        assert call.latest_run is not None  # decide() saw a finished run
+        await call.ctx.services.agent.resume(call.latest_run, kind, argument, call.user)
+
+    return resume
+
+
+async def cancel(call: CommandCall, argument: str) -> None:
+    assert call.latest_run is not None  # decide() saw an active run
+    await call.ctx.services.agent.cancel(call.latest_run, call.user)
+
+
+async def status(call: CommandCall, argument: str) -> None:
+    services = call.ctx.services
+    runs = await services.agent_runs.conversation_runs(call.conversation.full_name, call.conversation.number)
+    now = time.time()
+    await call.reply(replies.render_status_report(
+        [status_view(run, now, services.settings.agent_run_stale_minutes) for run in runs]
+    ))
+
+
+async def show_help(call: CommandCall, argument: str) -> None:
+    await call.reply(replies.HELP_TEXT)
+
+
+async def validate(call: CommandCall, argument: str) -> None:
+    assert call.pull is not None
+    await validate_pr(call.ctx, call.conversation.full_name, call.pull, "command")
+
+
+async def ok_to_test(call: CommandCall, argument: str) -> None:
+    """Approve the PR's current head SHA for running, then validate it."""
+    assert call.pull is not None
+    await call.ctx.services.validation.store.approve(call.conversation.full_name, call.pull["head"]["sha"], call.user)
+    await validate_pr(call.ctx, call.conversation.full_name, call.pull, "command")
+
+
+async def merge(call: CommandCall, argument: str) -> None:
+    """Ask for a merge; answer at once with what it waits for when it is not ready."""
+    assert call.pull is not None
+    notice = await call.ctx.services.merge.request(
+        call.ctx.gh, call.conversation.full_name, call.pull, call.loaded, call.user, call.ctx.installation_id
+    )
+    if notice is not None:
+        await call.reply(replies.merge_waiting(call.user, notice))
+
+
+async def fix(call: CommandCall, argument: str) -> None:
+    assert call.pull is not None
+    outcome = await call.ctx.services.auto_fix.fix_requested(
+        call.ctx.gh, repo=call.conversation.full_name, pr=call.pull, installation_id=call.ctx.installation_id,
+        user=call.user, extra=argument, command_comment_id=call.comment_id,
+    )
+    await call.reply(replies.to_user(call.user, outcome))
+
+
+ACTIONS: dict[CommandKind, Action] = {
+    CommandKind.START: start,
+    CommandKind.CONTINUE: _resume("continue"),
+    CommandKind.CONFIRM: _resume("confirm"),
+    CommandKind.MODIFY: _resume("modify"),
+    CommandKind.CANCEL: cancel,
+    CommandKind.STATUS: status,
+    CommandKind.HELP: show_help,
+    CommandKind.VALIDATE: validate,
+    CommandKind.OK_TO_TEST: ok_to_test,
+    CommandKind.MERGE: merge,
+    CommandKind.FIX: fix,
+}
+
+
+async def perform(act: Act, call: CommandCall) -> None:
+    action = ACTIONS.get(act.kind)
+    if action is None:
+        await call.reply(replies.not_available(act.kind.value))
+        return
+    await action(call, act.argument)

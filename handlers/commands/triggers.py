@@ -1,0 +1,113 @@
+"""`issue_comment` created: slash commands from issues and pull requests.
+
+Flow: ignore bots and comments without a command line; read the repo config (the PR's base branch, or the
+default branch for an issue); check the commenter's permission against `agent.min_permission`. A refused
+user gets 😕 and one polite reply; an accepted comment gets 👀 at once, then each command in order is
+decided (handlers/commands/decide.py, pure) from facts gathered here, and performed or answered.
+Every command gets an answer: an action, a reply, or an error reply that shows `help`. Edited comments are
+not re-run (only `created` is routed here). The pull request is fetched once for the whole comment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from gidgethub import routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.github import comments
+from bot.github.permissions import permission_at_least
+from bot.store.agent_runs import AgentRunRecord
+from handlers.commands import replies
+from handlers.commands.conversation import Conversation, is_bot
+from handlers.commands.decide import Act, Facts, LatestRun, decide
+from handlers.commands.grammar import POLICY, Command, CommandError, CommandKind, RunState, parse_commands
+from handlers.commands.service import CommandCall, perform
+from handlers.context import EventContext
+
+router = routing.Router()
+log = logging.getLogger(__name__)
+
+
+def written_at(comment: dict[str, Any]) -> float:
+    """The comment's `created_at` as a timestamp (now, when GitHub sent none)."""
+    try:
+        return datetime.fromisoformat(str(comment["created_at"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return time.time()
+
+
+@router.register("issue_comment", action="created")
+async def on_comment(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    comment = event.data["comment"]
+    if is_bot(comment.get("user")):
+        return
+    commands = parse_commands(comment.get("body"))
+    if not commands:
+        return
+    conversation = Conversation.from_issue_comment(event.data)
+    c, user = conversation, comment["user"]["login"]
+    pull = await ctx.pull_request(c.owner, c.repo, c.number) if c.is_pull_request else None
+    loaded = await ctx.repo_config(c.owner, c.repo, pull["base"]["ref"] if pull is not None else None)
+    if loaded.config is None:
+        await comments.react(gh, c.owner, c.repo, comment["id"], "confused")
+        await comments.post(gh, c.owner, c.repo, c.number, replies.config_errors(user, [str(e) for e in loaded.errors]))
+        return
+    required = loaded.config.agent.min_permission
+    permission = await ctx.permission(c.owner, c.repo, user)
+    if not permission_at_least(permission, required):
+        await comments.react(gh, c.owner, c.repo, comment["id"], "confused")
+        await comments.post(gh, c.owner, c.repo, c.number, replies.render_refusal(user, required))
+        return
+    await comments.react(gh, c.owner, c.repo, comment["id"], "eyes")
+    for command in commands:
+        call = CommandCall(ctx=ctx, conversation=c, user=user, comment_id=comment["id"], loaded=loaded, pull=pull,
+                           latest_run=await _latest_run(ctx, c, command), written_at=written_at(comment))
+        await _answer(call, command, permission)
+
+
+async def _latest_run(
+    ctx: EventContext, c: Conversation, command: Command | CommandError
+) -> AgentRunRecord | None:
+    if isinstance(command, CommandError) or POLICY[command.kind].run_state is RunState.ANY:
+        return None
+    runs = await ctx.services.agent_runs.conversation_runs(c.full_name, c.number)
+    return runs[-1] if runs else None
+
+
+async def _answer(call: CommandCall, command: Command | CommandError, permission: str) -> None:
+    run = call.latest_run
+    facts = Facts(
+        user=call.user,
+        permission=permission,
+        is_pull_request=call.conversation.is_pull_request,
+        pull_open=call.pull is not None and call.pull.get("state") == "open",
+        latest_run=None if run is None else LatestRun(
+            active=run.active, status=run.status, on_codegen=run.codegen_run_id is not None,
+            answer_kind=run.answer_kind,
+        ),
+    )
+    if isinstance(command, Command) and command.kind is CommandKind.OK_TO_TEST and call.pull is not None:
+        facts = replace(facts, head_sha=call.pull["head"]["sha"],
+                        head_moved_since_comment=await _head_moved(call))
+    outcome = decide(command, facts)
+    if not isinstance(outcome, Act):
+        await call.reply(outcome.text)
+        return
+    try:
+        await perform(outcome, call)
+    except Exception:
+        log.exception("command %s failed", outcome.kind.value)
+        await call.reply(replies.failed(outcome.kind.value, call.ctx.delivery_id))
+
+
+async def _head_moved(call: CommandCall) -> bool:
+    """Did the bot first see the current head after the comment was written?"""
+    assert call.pull is not None
+    seen = await call.ctx.services.validation.store.first_seen(call.conversation.full_name, call.pull["head"]["sha"])
+    # GitHub stamps comments to the second: a head first seen within that second is not "after" it
+    return seen is not None and seen > call.written_at + 1.0

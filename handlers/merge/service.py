@@ -1,0 +1,234 @@
+"""Auto-merge: evaluate a pull request (debounced), then merge exactly the validated head SHA.
+
+Every event that can change the answer schedules a `merge.evaluate` job for the PR, keyed by the PR and
+delayed by `DEBOUNCE` seconds: a burst of events (several checks completing together) costs one
+evaluation. The job fetches the PR once, gathers a snapshot (handlers/merge/gather.py), asks the pure decision
+(handlers/merge/decide.py), and performs the effect:
+
+- Merge: `PUT /repos/{o}/{r}/pulls/{n}/merge` with `sha` = the head SHA the decision saw and the
+  configured method. GitHub answers 409 when the head moved meanwhile and 405 when the PR is not
+  mergeable: both are reported in one comment and never retried blindly (a new push brings a new
+  validation and a new evaluation). After a merge: a short comment (what was validated, which checks,
+  the merge commit) and, with `merge.delete_branch`, the head branch is deleted when it lives in this
+  repository. With `merge.use_github_auto_merge`, GitHub's own auto-merge is enabled instead (GraphQL
+  `enablePullRequestAutoMerge` with `expectedHeadOid` = that SHA).
+- Blocked, when a merge was asked for: one comment saying why; the same reasons are not repeated.
+- Wait / not asked: nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from gidgethub import BadRequest, GitHubException
+from gidgethub.abc import GitHubAPI
+
+from bot.dispatch.jobs import Job, JobQueue
+from bot.github import comments
+from bot.github.client import GitHubClients
+from bot.github.permissions import PermissionCache
+from bot.store.pull_requests import PullRequestStore
+from bot.store.validations import ValidationStore
+from config.loader import LoadedConfig, RepoConfigLoader
+from config.schema import MergeConfig
+from handlers.merge import texts
+from handlers.merge.decide import (
+    AUTOMERGE_LABEL,
+    Blocked,
+    Merge,
+    MergeDecision,
+    MergePolicy,
+    NotAsked,
+    decide_merge,
+)
+from handlers.merge.gather import gather
+
+log = logging.getLogger(__name__)
+
+JOB = "merge.evaluate"
+DEBOUNCE = 1.0
+_GRAPHQL_METHOD = {"merge": "MERGE", "squash": "SQUASH", "rebase": "REBASE"}
+ENABLE_AUTO_MERGE = """
+mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod, $expectedHeadOid: GitObjectID) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod,
+                                     expectedHeadOid: $expectedHeadOid}) {
+    pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
+  }
+}
+"""
+
+
+def graphql_url(api_url: str) -> str:
+    """GitHub.com: https://api.github.com/graphql; Enterprise Server: https://HOST/api/graphql."""
+    if api_url.endswith("/api/v3"):
+        return api_url[: -len("/v3")] + "/graphql"
+    return f"{api_url}/graphql"
+
+
+async def fetch_pull(gh: GitHubAPI, repo: str, number: int) -> dict[str, Any]:
+    owner, name = repo.split("/", 1)
+    pr: dict[str, Any] = await gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{pull_number}", {"owner": owner, "repo": name, "pull_number": number}
+    )
+    return pr
+
+
+@dataclass
+class MergeService:
+    """The merge evaluation job and its effects: built once, with what it uses."""
+
+    jobs: JobQueue
+    prs: PullRequestStore
+    validations: ValidationStore
+    config: RepoConfigLoader
+    github: GitHubClients
+    #: GitHub's GraphQL endpoint (for `merge.use_github_auto_merge`)
+    graphql_endpoint: str
+    #: this App's id: `codegen/*` checks count only when this App reported them. It is the id the App's
+    #: JWT is signed for (GITHUB_APP_ID), which `GET /app` would answer too, without spending a request.
+    app_id: int | None = None
+    #: permission lookups (the automerge label counts only when its adder has write permission)
+    permissions: PermissionCache = field(default_factory=PermissionCache)
+
+    def register(self) -> None:
+        self.jobs.register(JOB, self.run_job, concurrency=4, max_attempts=3)
+
+    async def schedule(self, repo: str, number: int, installation_id: int, delay: float = DEBOUNCE) -> None:
+        await self.jobs.enqueue(
+            JOB,
+            {"repo": repo, "number": number, "installation_id": installation_id},
+            key=f"merge:{repo}#{number}",
+            delay=delay,
+        )
+
+    async def evaluate(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], loaded: LoadedConfig) -> MergeDecision:
+        """Gather the PR's state (the PR itself and its config come from the caller) and decide."""
+        if loaded.config is None:
+            return Blocked(("`.github/codegen.yml` at the base branch is invalid",))
+        owner, name = repo.split("/", 1)
+        state = await self.prs.get(repo, int(pr["number"]))
+        passed = await self.validations.latest_for_sha(repo, pr["head"]["sha"])
+        validated = passed.head_sha if passed is not None and passed.passed else None
+        merge = loaded.config.merge
+        async def permission_of(user: str) -> str:
+            return await self.permissions.permission(gh, owner, name, user)
+
+        snapshot = await gather(gh, owner, name, pr, state=state, validated_sha=validated, own_app_id=self.app_id,
+                                check_apps=dict(merge.check_apps), permission_of=permission_of)
+        return decide_merge(snapshot, MergePolicy(merge.auto_merge, merge.method, tuple(merge.required_checks)))
+
+    async def request(
+        self, gh: GitHubAPI, repo: str, pr: dict[str, Any], loaded: LoadedConfig, user: str, installation_id: int
+    ) -> str | None:
+        """`/codegen merge` by `user`: remember it, and say what it waits for when it cannot merge now."""
+        number = int(pr["number"])
+        await self.prs.set(repo, number, merge_requested_by=user, merge_requested_sha=pr["head"]["sha"])
+        decision = await self.evaluate(gh, repo, pr, loaded)
+        if isinstance(decision, Merge):
+            await self.schedule(repo, number, installation_id, delay=0)
+            return None
+        if isinstance(decision, NotAsked):  # cannot happen after the request above; kept for clarity
+            return None
+        notice = texts.describe(decision)
+        await self.prs.set(repo, number, last_notice=notice)
+        return notice
+
+    async def run_job(self, job: Job) -> None:
+        repo, number = job.payload["repo"], int(job.payload["number"])
+        installation_id = int(job.payload["installation_id"])
+        gh = self.github.installation(installation_id)
+        try:
+            pr = await fetch_pull(gh, repo, number)
+        except BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+            log.info("pull request %s#%d is gone; nothing to evaluate", repo, number)
+            return
+        owner, name = repo.split("/", 1)
+        loaded = await self.config.load(owner, name, pr["base"]["ref"], installation_id=installation_id)
+        decision = await self.evaluate(gh, repo, pr, loaded)
+        if isinstance(decision, Merge) and loaded.config is not None:
+            await self._merge(gh, repo, pr, decision, loaded.config.merge)
+        elif isinstance(decision, Blocked) and not isinstance(decision, NotAsked):
+            await self._notice_if_asked(gh, repo, pr, decision)
+
+    async def withdraw_on_push(self, gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
+        """A new head: a merge request or automerge label given for an older commit no longer holds."""
+        number, head = int(pr["number"]), pr["head"]["sha"]
+        state = await self.prs.get(repo, number)
+        asked_at = state.merge_requested_sha if state.merge_requested_by is not None else None
+        stale = [sha for sha in (asked_at, state.automerge_sha) if sha is not None and sha != head]
+        if not stale:
+            return
+        await self.prs.set(repo, number, merge_requested_by=None, merge_requested_sha=None, automerge_sha=None)
+        owner, name = repo.split("/", 1)
+        if any(label.get("name") == AUTOMERGE_LABEL for label in pr.get("labels") or []):
+            await gh.delete(
+                "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
+                {"owner": owner, "repo": name, "issue_number": number, "name": AUTOMERGE_LABEL},
+            )
+        await comments.post(gh, owner, name, number, texts.withdrawn(stale[0], head))
+
+    async def _notice_if_asked(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Blocked) -> None:
+        number = int(pr["number"])
+        state = await self.prs.get(repo, number)
+        asked = state.merge_requested_by is not None or any(
+            label.get("name") == AUTOMERGE_LABEL for label in pr.get("labels") or []
+        )
+        await self._say_once(gh, repo, number, texts.describe(decision), when=asked, last=state.last_notice)
+
+    async def _say_once(self, gh: GitHubAPI, repo: str, number: int, notice: str, *, when: bool,
+                        last: str | None) -> None:
+        """Post `notice` unless it is what was said last (the same reasons are said once)."""
+        if when and last != notice:
+            owner, name = repo.split("/", 1)
+            await comments.post(gh, owner, name, number, notice)
+            await self.prs.set(repo, number, last_notice=notice)
+
+    async def _merge(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge, merge: MergeConfig) -> None:
+        owner, name = repo.split("/", 1)
+        number = int(pr["number"])
+        if merge.use_github_auto_merge:
+            await gh.graphql(
+                ENABLE_AUTO_MERGE,
+                endpoint=self.graphql_endpoint,
+                pullRequestId=pr["node_id"],
+                mergeMethod=_GRAPHQL_METHOD[decision.method],
+                expectedHeadOid=decision.sha,
+            )
+            await comments.post(gh, owner, name, number, texts.auto_merge_enabled(decision))
+            return
+        try:
+            result = await gh.put(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+                {"owner": owner, "repo": name, "pull_number": number},
+                data={"sha": decision.sha, "merge_method": decision.method},
+            )
+        except BadRequest as exc:
+            if exc.status_code not in (405, 409):
+                raise
+            state = await self.prs.get(repo, number)
+            notice = texts.merge_refused(decision, exc.status_code)
+            await self._say_once(gh, repo, number, notice, when=True, last=state.last_notice)
+            return
+        merge_sha = result.get("sha", "")
+        await self.prs.set(repo, number, merged_sha=merge_sha, merge_requested_by=None, merge_requested_sha=None)
+        await comments.post(gh, owner, name, number, texts.merged(decision, merge_sha))
+        if merge.delete_branch:
+            await _delete_head_branch(gh, repo, pr)
+
+
+async def _delete_head_branch(gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
+    """After a merge: the head branch goes, when it lives in this repository (never a fork's)."""
+    if (pr["head"].get("repo") or {}).get("full_name") != repo:
+        return
+    owner, name = repo.split("/", 1)
+    try:
+        await gh.delete(
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            {"owner": owner, "repo": name, "ref": f"heads/{pr['head']['ref']}"},
+        )
+    except GitHubException:
+        log.warning("could not delete the merged branch %s", pr["head"]["ref"])

@@ -1,0 +1,53 @@
+"""What the bot says about merging: the "why not merged" notice, the merge report, refusals (pure)."""
+
+from __future__ import annotations
+
+from handlers.merge.decide import AUTOMERGE_LABEL, Blocked, Merge, MergeDecision, Wait
+
+
+def describe(decision: MergeDecision) -> str:
+    if isinstance(decision, Blocked):
+        return "This pull request will not merge: " + "; ".join(decision.reasons) + "."
+    if isinstance(decision, Wait):
+        return "Ready to merge once these arrive: " + "; ".join(decision.waiting_for) + "."
+    if isinstance(decision, Merge):
+        return f"Every required check passed on `{decision.sha[:12]}`; merging."
+    return decision.reason
+
+
+def checks_list(decision: Merge) -> str:
+    return ", ".join(f"`{c}`" for c in decision.checks) or "none required"
+
+
+def auto_merge_enabled(decision: Merge) -> str:
+    return (
+        f"Validated `{decision.sha[:12]}` ({checks_list(decision)} passed): GitHub's auto-merge is enabled for"
+        f" exactly this commit ({decision.method})."
+    )
+
+
+def merged(decision: Merge, merge_sha: str) -> str:
+    return (
+        f"Merged `{decision.sha[:12]}` ({decision.method}) after validating exactly that commit:"
+        f" {checks_list(decision)} passed. Merge commit: `{merge_sha[:12]}`."
+    )
+
+
+def merge_refused(decision: Merge, status: int) -> str:
+    why = "its head moved after validation" if status == 409 else "GitHub says it is not mergeable"
+    return f"Did not merge `{decision.sha[:12]}`: {why} ({status}). A new validation follows any new push."
+
+
+def label_removed(sender: str) -> str:
+    return (
+        f"@{sender} the `{AUTOMERGE_LABEL}` label asks the bot to merge, which needs write"
+        " permission; I removed it."
+    )
+
+
+def withdrawn(old_sha: str, new_sha: str) -> str:
+    return (
+        f"New commits were pushed (`{new_sha[:12]}`): the merge request given at `{old_sha[:12]}` no longer"
+        " holds, and the automerge label was removed. Ask again with `/codegen merge` (or the label) once"
+        " the new head is what you want merged."
+    )

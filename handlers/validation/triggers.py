@@ -1,0 +1,139 @@
+"""Events that start (or stop) a pull request's validation.
+
+- `pull_request` opened / synchronize / reopened / ready_for_review → validate the head (a push cancels
+  the older commit's validation); closed → cancel.
+- `check_suite` requested / rerequested → validate each open PR of the suite's head SHA.
+- `check_run` rerequested, or its **Re-run** button → validate again; the **Approve and run** button
+  (`ok-to-test`) → approve that head SHA, if the presser has write permission, and validate it; the
+  **Fix with Codegen** button → send the failure to the agent (the presser needs `agent.min_permission`).
+
+The repository config is read at the PR's base branch; an invalid config runs nothing (the
+`codegen/config` check run says why).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gidgethub import BadRequest, routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.github import comments
+from bot.github.permissions import permission_at_least
+from handlers.context import EventContext
+
+router = routing.Router()
+log = logging.getLogger(__name__)
+
+
+def _repo(event: sansio.Event) -> tuple[str, str, str]:
+    repository = event.data["repository"]
+    return repository["owner"]["login"], repository["name"], repository["full_name"]
+
+
+async def validate_pr(ctx: EventContext, full_name: str, pr: dict[str, Any], trigger: str) -> None:
+    owner, name = full_name.split("/", 1)
+    loaded = await ctx.repo_config(owner, name, pr["base"]["ref"])
+    if loaded.config is None:
+        log.info("config invalid; validation not started", extra={"repo": full_name, "pr": pr["number"]})
+        return
+    await ctx.services.validation.request(
+        ctx.gh, repo=full_name, pr=pr, installation_id=ctx.installation_id, trigger=trigger, config=loaded.config
+    )
+
+
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="ready_for_review")
+async def on_pull_request(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    _, _, full_name = _repo(event)
+    await validate_pr(ctx, full_name, event.data["pull_request"], f"pull_request.{event.data['action']}")
+
+
+@router.register("pull_request", action="closed")
+async def on_closed(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    _, _, full_name = _repo(event)
+    number = int(event.data["pull_request"]["number"])
+    await ctx.services.validation.cancel_older(gh, full_name, number, keep_sha=None)
+
+
+async def _open_prs_for_sha(ctx: EventContext, owner: str, name: str, pulls: list[dict[str, Any]],
+                            sha: str) -> list[dict[str, Any]]:
+    """The pull requests a check suite/run names that are still open at `sha` (a deleted one is skipped)."""
+    result = []
+    for ref in pulls:
+        try:
+            pr = await ctx.pull_request(owner, name, int(ref["number"]))
+        except BadRequest as exc:
+            if exc.status_code == 404:
+                log.info("pull request #%s named by the event no longer exists", ref.get("number"))
+                continue
+            raise
+        if pr.get("state") == "open" and pr["head"]["sha"] == sha:
+            result.append(pr)
+    return result
+
+
+@router.register("check_suite", action="requested")
+@router.register("check_suite", action="rerequested")
+async def on_check_suite(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    suite = event.data["check_suite"]
+    owner, name, full_name = _repo(event)
+    trigger = "check_suite.requested" if event.data["action"] == "requested" else "rerun"
+    for pr in await _open_prs_for_sha(ctx, owner, name, suite.get("pull_requests") or [], suite["head_sha"]):
+        await validate_pr(ctx, full_name, pr, trigger)
+
+
+async def _rerun_check_run(event: sansio.Event, ctx: EventContext, approve: bool) -> None:
+    check_run = event.data["check_run"]
+    owner, name, full_name = _repo(event)
+    if not str(check_run.get("name", "")).startswith("codegen/"):
+        return
+    sender = (event.data.get("sender") or {}).get("login", "")
+    if approve:
+        if not permission_at_least(await ctx.permission(owner, name, sender), "write"):
+            log.info("ok-to-test pressed by %s without write permission; ignored", sender)
+            return
+        await ctx.services.validation.store.approve(full_name, check_run["head_sha"], sender)
+    pulls = check_run.get("pull_requests") or []
+    for pr in await _open_prs_for_sha(ctx, owner, name, pulls, check_run["head_sha"]):
+        await validate_pr(ctx, full_name, pr, "rerun")
+
+
+@router.register("check_run", action="rerequested")
+async def on_check_run_rerequested(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    await _rerun_check_run(event, ctx, approve=False)
+
+
+@router.register("check_run", action="requested_action")
+async def on_check_run_action(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    identifier = (event.data.get("requested_action") or {}).get("identifier")
+    if identifier == "rerun":
+        await _rerun_check_run(event, ctx, approve=False)
+    elif identifier == "ok-to-test":
+        await _rerun_check_run(event, ctx, approve=True)
+    elif identifier == "fix":
+        await _fix_from_button(event, ctx)
+
+
+async def _fix_from_button(event: sansio.Event, ctx: EventContext) -> None:
+    """The **Fix with Codegen** button: the presser needs `agent.min_permission`."""
+    check_run = event.data["check_run"]
+    owner, name, full_name = _repo(event)
+    sender = (event.data.get("sender") or {}).get("login", "")
+    # only while the PR is still at the commit whose check run carried the button
+    pulls = check_run.get("pull_requests") or []
+    for pr in await _open_prs_for_sha(ctx, owner, name, pulls, check_run["head_sha"]):
+        loaded = await ctx.repo_config(owner, name, pr["base"]["ref"])
+        required = loaded.config.agent.min_permission if loaded.config is not None else "write"
+        if not permission_at_least(await ctx.permission(owner, name, sender), required):
+            log.info("fix pressed by %s without %s permission; ignored", sender, required)
+            return
+        outcome = await ctx.services.auto_fix.fix_requested(
+            ctx.gh, repo=full_name, pr=pr, installation_id=ctx.installation_id, user=sender, extra="",
+            command_comment_id=None,
+        )
+        reply = f"@{sender} pressed **Fix with Codegen**: {outcome}"
+        await comments.post(ctx.gh, owner, name, int(pr["number"]), reply)

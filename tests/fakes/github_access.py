@@ -1,0 +1,113 @@
+"""Who may call what on the fake GitHub, like GitHub decides it.
+
+/app, /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an App JWT (see
+github_auth.py); repository endpoints and /graphql need an unexpired installation token of an installation
+that has the repository (401 otherwise; 404 when the token cannot see the repo; 403 "Resource not accessible
+by integration" when the installation lacks the permission); manifest conversions need nothing;
+/rate_limit takes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tests.fakes.github_auth import AuthError, Credentials, authenticate
+from tests.fakes.github_rest_base import HttpError
+from tests.fakes.github_state import World
+
+LEVELS = {"read": 1, "write": 2, "admin": 3}
+JWT_OPERATIONS = {
+    "apps/get-authenticated",
+    "apps/create-installation-access-token",
+    "apps/get-repo-installation",
+}
+OPEN_OPERATIONS = {"apps/create-from-manifest"}
+ANY_AUTH_OPERATIONS = {"rate-limit/get"}
+# operationId -> accepted (permission, level) pairs; any one suffices
+NEEDS: dict[str, list[tuple[str, str]]] = {
+    "repos/get": [("metadata", "read")],
+    "checks/create": [("checks", "write")],
+    "checks/update": [("checks", "write")],
+    "checks/get": [("checks", "read")],
+    "checks/list-annotations": [("checks", "read")],
+    "checks/list-for-ref": [("checks", "read")],
+    "checks/list-suites-for-ref": [("checks", "read")],
+    "repos/get-combined-status-for-ref": [("statuses", "read")],
+    "repos/create-commit-status": [("statuses", "write")],
+    "issues/get": [("issues", "read"), ("pull_requests", "read")],
+    "issues/list-comments": [("issues", "read"), ("pull_requests", "read")],
+    "issues/get-comment": [("issues", "read"), ("pull_requests", "read")],
+    "issues/create-comment": [("issues", "write"), ("pull_requests", "write")],
+    "issues/update-comment": [("issues", "write"), ("pull_requests", "write")],
+    "issues/add-labels": [("issues", "write"), ("pull_requests", "write")],
+    "issues/remove-label": [("issues", "write"), ("pull_requests", "write")],
+    "issues/list-events": [("issues", "read"), ("pull_requests", "read")],
+    "reactions/create-for-issue-comment": [("issues", "write"), ("pull_requests", "write")],
+    "repos/get-content": [("contents", "read")],
+    "pulls/list": [("pull_requests", "read")],
+    "pulls/get": [("pull_requests", "read")],
+    "pulls/list-files": [("pull_requests", "read")],
+    "pulls/list-reviews": [("pull_requests", "read")],
+    "pulls/merge": [("contents", "write")],
+    "pulls/update-branch": [("pull_requests", "write")],
+    "repos/compare-commits-with-basehead": [("contents", "read")],
+    "repos/get-collaborator-permission-level": [("metadata", "read")],
+    "repos/get-branch-protection": [("administration", "read")],
+    "repos/get-status-checks-protection": [("administration", "read")],
+    "repos/get-branch-rules": [("metadata", "read")],
+    "git/delete-ref": [("contents", "write")],
+    "graphql": [("pull_requests", "write")],
+}
+
+
+def authorize(
+    world: World, operation_id: str, headers: Mapping[str, str], params: Mapping[str, str]
+) -> Credentials:
+    """The caller's credentials if it may call the operation; HttpError (401, 403 or 404) otherwise."""
+    if operation_id in OPEN_OPERATIONS:
+        return Credentials("none")
+    try:
+        creds = authenticate(headers, world.apps, world.tokens, world.clock)
+    except AuthError as error:
+        raise HttpError(401, error.message) from error
+    if operation_id in ANY_AUTH_OPERATIONS:
+        return creds
+    if operation_id in JWT_OPERATIONS:
+        if creds.kind != "jwt":
+            raise HttpError(
+                401,
+                "A JSON web token could not be decoded" if creds.kind == "token" else "Requires authentication",
+            )
+        return creds
+    if creds.kind == "none":
+        raise HttpError(401, "Requires authentication")
+    if creds.kind == "jwt":
+        raise HttpError(401, "Bad credentials")
+    check_repo_access(world, creds, f"{params.get('owner')}/{params.get('repo')}", operation_id)
+    return creds
+
+
+def check_repo_access(world: World, creds: Credentials, full_name: str, operation_id: str) -> None:
+    """HttpError unless the installation token may use `operation_id` on the repository."""
+    token = creds.token
+    assert token is not None
+    inst = world.installations.get(token.installation_id)
+    if inst is None or inst.suspended:
+        raise HttpError(401, "Bad credentials")
+    if full_name not in world.repos or full_name not in inst.repos:
+        raise HttpError(404, "Not Found")
+    if token.repos is not None and full_name not in token.repos:
+        raise HttpError(404, "Not Found")
+    granted = token.permissions
+    needs = NEEDS.get(operation_id, [])
+    if needs and not any(LEVELS.get(granted.get(p, ""), 0) >= LEVELS[level] for p, level in needs):
+        raise HttpError(403, "Resource not accessible by integration")
+
+
+def graphql_refusal(world: World, creds: Credentials, full_name: str) -> tuple[str, str] | None:
+    """(GraphQL error type, message) when the token may not touch the repository's pull requests."""
+    try:
+        check_repo_access(world, creds, full_name, "graphql")
+    except HttpError as error:
+        return ("NOT_FOUND" if error.status == 404 else "FORBIDDEN", error.message)
+    return None

@@ -1,0 +1,122 @@
+"""REST handlers of the fake GitHub for pull requests: list, get, files, reviews, merge, update-branch.
+
+Decisions:
+- A merge is refused (405) when the pull request is closed, merged, a draft, `mergeable` is False or
+  `mergeable_state` is "dirty", "blocked" or "draft"; `sha` that is not the head gives 409. A merge
+  method the repository does not allow is 405 too.
+- A merge moves the base branch to a new merge commit, closes the pull request and its issue, clears
+  auto-merge, and (same-repository heads) gives the base branch the head branch's files.
+- `update-branch` simulates GitHub merging the base into the head: the head gets a new sha, and a
+  "behind" pull request becomes "clean".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.github_rest_base import Call, Handler, HttpError, Operations, Reply, invalid, lookup
+from tests.fakes.github_state import Pull, Repo
+
+UNMERGEABLE_STATES = ("dirty", "blocked", "draft")
+
+
+class PullOperations(Operations):
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "pulls/list": self.list_pulls,
+            "pulls/get": self.get_pull,
+            "pulls/list-files": self.list_files,
+            "pulls/list-reviews": self.list_reviews,
+            "pulls/merge": self.merge,
+            "pulls/update-branch": self.update_branch,
+        }
+
+    def _pull(self, call: Call) -> tuple[Repo, Pull]:
+        repo = self._repo(call)
+        return repo, lookup(repo.pulls, call.params["pull_number"])
+
+    def _pull_body(self, repo: Repo, pull: Pull, full: bool) -> dict[str, Any]:
+        issue = repo.issues.get(pull.number)
+        labels = repo.labels_of(issue) if issue else []
+        head_repo = self.world.repos.get(pull.head_repo) if pull.head_repo else None
+        return self.bodies.pull(repo, pull, head_repo, labels, full)
+
+    async def list_pulls(self, call: Call) -> Reply:
+        repo = self._repo(call)
+        q = call.query
+        pulls = list(repo.pulls.values())
+        state = q.get("state", "open")
+        if state != "all":
+            pulls = [p for p in pulls if p.state == state]
+        if "head" in q:
+            owner, _, ref = q["head"].partition(":")
+            pulls = [p for p in pulls if p.head_ref == ref and (p.head_repo or "").split("/")[0] == owner]
+        if "base" in q:
+            pulls = [p for p in pulls if p.base_ref == q["base"]]
+        pulls.sort(key=lambda p: p.number, reverse=q.get("direction", "desc") == "desc")
+        return self._paged(call, pulls, lambda p: self._pull_body(repo, p, full=False))
+
+    async def get_pull(self, call: Call) -> Reply:
+        repo, pull = self._pull(call)
+        return Reply(200, self._pull_body(repo, pull, full=True))
+
+    async def list_files(self, call: Call) -> Reply:
+        repo, pull = self._pull(call)
+        return self._paged(call, pull.files, lambda f: self.bodies.pull_file(repo, pull.head_sha, f))
+
+    async def list_reviews(self, call: Call) -> Reply:
+        repo, pull = self._pull(call)
+        return self._paged(call, pull.reviews, lambda r: self.bodies.review(repo, pull, r))
+
+    def _refuse_merge(self, repo: Repo, pull: Pull, body: dict[str, Any]) -> None:
+        method = body.get("merge_method", "merge")
+        allowed = {
+            "merge": repo.allow_merge_commit,
+            "squash": repo.allow_squash_merge,
+            "rebase": repo.allow_rebase_merge,
+        }
+        if pull.merged or pull.state != "open":
+            raise HttpError(405, "Pull Request is not mergeable")
+        if "sha" in body and body["sha"] != pull.head_sha:
+            raise HttpError(409, "Head branch was modified. Review and try the merge again.")
+        if pull.draft or not pull.mergeable or pull.mergeable_state in UNMERGEABLE_STATES:
+            raise HttpError(405, "Pull Request is not mergeable")
+        if not allowed.get(method, False):
+            raise HttpError(405, f"{method.capitalize()} merges are not allowed on this repository.")
+
+    async def merge(self, call: Call) -> Reply:
+        repo, pull = self._pull(call)
+        self._refuse_merge(repo, pull, call.body or {})
+        sha = self.world.ids.next_sha()
+        pull.merged, pull.state, pull.merge_commit_sha = True, "closed", sha
+        pull.merged_at = pull.updated_at = self._now()
+        pull.merged_by = self._actor(call)[0]
+        pull.auto_merge = None
+        if pull.number in repo.issues:
+            repo.issues[pull.number].state = "closed"
+        repo.branches[pull.base_ref] = sha
+        if pull.base_ref in repo.files and pull.head_repo == repo.full_name and pull.head_ref in repo.files:
+            repo.files[pull.base_ref] = dict(repo.files[pull.head_ref])
+        reply = self.bodies.example("/repos/{owner}/{repo}/pulls/{pull_number}/merge", "put", "200")
+        reply.update(sha=sha, merged=True, message="Pull Request successfully merged")
+        return Reply(200, reply)
+
+    async def update_branch(self, call: Call) -> Reply:
+        repo, pull = self._pull(call)
+        expected = (call.body or {}).get("expected_head_sha")
+        if expected is not None and expected != pull.head_sha:
+            raise invalid(
+                "expected_head_sha does not match the pull request's head", "PullRequest", "expected_head_sha"
+            )
+        if pull.state != "open":
+            raise invalid("Pull request is closed", "PullRequest", "state")
+        pull.head_sha = self.world.ids.next_sha()
+        pull.updated_at = self._now()
+        head = self.world.repos.get(pull.head_repo or "")
+        if head is not None and pull.head_ref in head.branches:
+            head.branches[pull.head_ref] = pull.head_sha
+        if pull.mergeable_state == "behind":
+            pull.mergeable_state = "clean"
+        reply = self.bodies.example("/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", "put", "202")
+        reply["url"] = f"{self._repo_url(repo)}/pulls/{pull.number}"
+        return Reply(202, reply)

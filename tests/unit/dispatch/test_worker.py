@@ -1,0 +1,187 @@
+"""The delivery worker against a real store: isolation of failures, retries, order, overflow, restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gidgethub import routing, sansio
+
+from bot.dispatch.worker import DeliveryWorker
+from bot.runtime.metrics import Metrics
+from bot.store import deliveries as deliveries_module
+from bot.store.db import Database
+from bot.store.deliveries import DeliveryStore, IncomingDelivery
+from bot.store.migrations import MIGRATIONS
+
+
+def incoming(i: int, event: str = "issues", number: int | None = None) -> IncomingDelivery:
+    data: dict[str, Any] = {"action": "opened", "seq": i, "repository": {"full_name": "o/r"}}
+    if number is not None:
+        data["issue"] = {"number": number}
+    return IncomingDelivery(f"d{i}", event, "opened", 1, json.dumps(data).encode(), time.time())
+
+
+async def no_context(event: sansio.Event) -> tuple[Any, ...]:
+    """Every callback gets `(event, None)`: these tests need no installation."""
+    return (None,)
+
+
+async def open_store(tmp_path: Path) -> tuple[Database, DeliveryStore]:
+    db = await Database.open(str(tmp_path / "bot.db"), MIGRATIONS)
+    return db, DeliveryStore(db)
+
+
+async def states(db: Database) -> dict[str, tuple[str, int, str | None]]:
+    rows = await db.read(lambda c: c.execute("SELECT id, state, handled_count, error FROM deliveries").fetchall())
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+async def test_a_raising_handler_does_not_stop_the_others_and_is_recorded(tmp_path: Path) -> None:
+    db, store = await open_store(tmp_path)
+    seen: list[str] = []
+    router = routing.Router()
+
+    @router.register("issues")
+    async def a_fails(event: sansio.Event, ctx: Any) -> None:
+        raise RuntimeError("handler exploded")
+
+    @router.register("issues")
+    async def b_works(event: sansio.Event, ctx: Any) -> None:
+        seen.append(event.delivery_id)
+
+    worker = DeliveryWorker(store=store, router=router, handler_args=no_context, metrics=Metrics())
+    await worker.start()
+    try:
+        for i in range(3):
+            assert await store.record(incoming(i))
+            worker.notify(incoming(i))
+        await worker.wait_idle(10)
+    finally:
+        await worker.stop()
+    assert sorted(seen) == ["d0", "d1", "d2"]
+    result = await states(db)
+    for i in range(3):
+        state, _handled, error = result[f"d{i}"]
+        assert state == "pending"  # scheduled for a retry of the failed callback only
+        assert error is not None and "handler exploded" in error
+    await db.close()
+
+
+async def test_retry_runs_only_the_callbacks_that_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliveries_module, "RETRY_DELAYS", {1: 0.0, 2: 0.0})
+    db, store = await open_store(tmp_path)
+    calls = {"flaky": 0, "steady": 0}
+    router = routing.Router()
+
+    @router.register("issues")
+    async def flaky(event: sansio.Event, ctx: Any) -> None:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise RuntimeError("transient")
+
+    @router.register("issues")
+    async def steady(event: sansio.Event, ctx: Any) -> None:
+        calls["steady"] += 1
+
+    worker = DeliveryWorker(
+        store=store, router=router, handler_args=no_context, metrics=Metrics(), scan_interval=0.05
+    )
+    await worker.start()
+    try:
+        await store.record(incoming(1))
+        worker.notify(incoming(1))
+        await worker.wait_idle(10)
+    finally:
+        await worker.stop()
+    assert calls == {"flaky": 2, "steady": 1}
+    assert (await states(db))["d1"][:2] == ("handled", 1)
+    await db.close()
+
+
+async def test_gives_up_after_max_attempts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliveries_module, "RETRY_DELAYS", {1: 0.0, 2: 0.0})
+    db, store = await open_store(tmp_path)
+    router = routing.Router()
+
+    @router.register("issues")
+    async def always(event: sansio.Event, ctx: Any) -> None:
+        raise RuntimeError("permanent")
+
+    worker = DeliveryWorker(
+        store=store, router=router, handler_args=no_context, metrics=Metrics(), scan_interval=0.05
+    )
+    await worker.start()
+    try:
+        await store.record(incoming(1))
+        worker.notify(incoming(1))
+        await worker.wait_idle(10)
+    finally:
+        await worker.stop()
+    state, handled, _error = (await states(db))["d1"]
+    assert (state, handled) == ("failed", 0)
+    assert await store.replay("d1")
+    assert (await states(db))["d1"][0] == "pending"
+    await db.close()
+
+
+async def test_same_thread_in_order_and_overflow_spills_to_store(tmp_path: Path) -> None:
+    db, store = await open_store(tmp_path)
+    order: list[int] = []
+    router = routing.Router()
+
+    @router.register("issues")
+    async def record(event: sansio.Event, ctx: Any) -> None:
+        order.append(event.data["seq"])
+
+    worker = DeliveryWorker(
+        store=store, router=router, handler_args=no_context, metrics=Metrics(),
+        concurrency=4, queue_limit=5, scan_interval=0.05,
+    )
+    await worker.start()
+    try:
+        for i in range(60):
+            await store.record(incoming(i, number=7))
+            worker.notify(incoming(i, number=7))
+        await worker.wait_idle(20)
+    finally:
+        await worker.stop()
+    assert sorted(order) == list(range(60))
+    assert all(s == ("handled", 1, None) for s in (await states(db)).values())
+    await db.close()
+
+
+async def test_pending_deliveries_are_handled_after_a_restart(tmp_path: Path) -> None:
+    db, store = await open_store(tmp_path)
+    for i in range(10):
+        await store.record(incoming(i))
+    await db.close()  # the process "died" before handling anything
+
+    db, store = await open_store(tmp_path)
+    seen: list[str] = []
+    router = routing.Router()
+
+    @router.register("issues")
+    async def record(event: sansio.Event, ctx: Any) -> None:
+        seen.append(event.delivery_id)
+
+    worker = DeliveryWorker(store=store, router=router, handler_args=no_context, metrics=Metrics())
+    await worker.start()
+    try:
+        await worker.wait_idle(10)
+    finally:
+        await worker.stop()
+    assert sorted(seen) == sorted(f"d{i}" for i in range(10))
+    assert len(seen) == 10
+    await db.close()
+
+
+async def test_duplicate_ids_are_stored_once(tmp_path: Path) -> None:
+    db, store = await open_store(tmp_path)
+    assert await store.record(incoming(1))
+    assert not await store.record(incoming(1))
+    assert len(await states(db)) == 1
+    await db.close()
