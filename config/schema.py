@@ -225,6 +225,8 @@ class MergeConfig(Section):
     delete_branch: bool = True
     validate_drafts: bool = False
     use_github_auto_merge: bool = False
+    #: when the head is behind its base, update the branch (GitHub merges the base into it) and validate again
+    update_branch: bool = False
     #: the GitHub App that must report a required check (check name → app id), e.g. `ci/lint: 15368`
     #: for GitHub Actions; wins over branch protection's choice. `codegen/*` checks count only from this bot.
     check_apps: dict[str, int] = Field(default_factory=dict)

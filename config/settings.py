@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     snapshot_max_cpus: float = Field(default=4.0, gt=0, le=256)
     snapshot_max_memory: str = "8g"
     snapshot_max_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    #: the images a repository's `snapshot.image` and every `FROM` of its `snapshot.dockerfile` may name
+    #: (comma-separated globs, Docker Hub names canonicalised: `python:*` is docker.io/library/python only;
+    #: see validators/image_policy.py). Default: the locally built base image and the official Python,
+    #: Node and Debian images.
+    snapshot_allowed_images: str = "codegen-bot-base:*,python:*,node:*,debian:*"
 
     # --- Engine ---------------------------------------------------------------------------
     database_url: str = "sqlite:///codegen-bot.db"

@@ -47,6 +47,7 @@ from handlers.validation import triggers as validation_triggers
 from handlers.validation.limits import SnapshotCaps
 from handlers.validation.service import ValidationService, instance_id, remove_leftover_snapshots
 from validators.git_source import GitCache
+from validators.image_policy import parse_allowed
 from validators.outcome import ValidationReport
 
 #: every feature's router; the worker runs each matching callback on its own
@@ -110,6 +111,7 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         concurrency=settings.validation_concurrency, after=(auto_fix.after_validation, evaluate_merge),
         artifacts=artifact_store(settings), max_browsers=settings.web_eval_max_concurrent,
         caps=SnapshotCaps(settings.snapshot_max_cpus, settings.snapshot_max_memory, settings.snapshot_max_minutes),
+        allowed_images=parse_allowed(settings.snapshot_allowed_images),
     )
     for service in (agent, validation, merge):
         service.register()

@@ -90,5 +90,34 @@ class EventContext:
             lambda: load(owner, repo, ref, installation_id=self.installation_id),
         )
 
+    async def pulls_at_commit(self, owner: str, repo: str, sha: str, named: list[dict[str, Any]]) -> list[int]:
+        """The numbers of the pull requests a check event is about. GitHub names them in `pull_requests`,
+        except for a fork's head, where that list is always empty: then the store answers first (a PR
+        the bot validated or held at that commit, 0 requests), and GitHub second (`GET /repos/{owner}/
+        {repo}/commits/{sha}/pulls`, once per event)."""
+        if named:
+            return [int(pr["number"]) for pr in named]
+        recorded = await self.services.validation.store.latest_for_sha(f"{owner}/{repo}", sha)
+        if recorded is not None and recorded.pr_number is not None:
+            return [recorded.pr_number]
+
+        async def fetch() -> list[int]:
+            numbers: list[int] = []
+            async for pr in self.gh.getiter(
+                "/repos/{owner}/{repo}/commits/{commit_sha}/pulls{?per_page}",
+                {"owner": owner, "repo": repo, "commit_sha": sha, "per_page": 100},
+            ):
+                if pr.get("state") == "open":
+                    numbers.append(int(pr["number"]))
+            return numbers
+
+        return await self._once(("pulls-at", owner.lower(), repo.lower(), sha), fetch)
+
+    async def validated_pulls_at_commit(self, owner: str, repo: str, sha: str) -> list[int]:
+        """The PR the bot validated at this commit, from the store alone (0 requests): only a validated
+        head can merge, so this is all a merge re-evaluation needs."""
+        recorded = await self.services.validation.store.latest_for_sha(f"{owner}/{repo}", sha)
+        return [recorded.pr_number] if recorded is not None and recorded.pr_number is not None else []
+
     async def permission(self, owner: str, repo: str, user: str) -> str:
         return await self.services.permissions.permission(self.gh, owner, repo, user)

@@ -11,7 +11,10 @@ Decisions:
   checkout, invalid config, no Docker engine).
 - Web evaluation (when the config has pages or flows) writes its screenshots and traces under
   `./codegen-bot-artifacts/<id>/` (or `$CODEGEN_BOT_ARTIFACTS`) and prints their paths.
-- `SNAPSHOT_CA_BUNDLE` is honoured as in the bot, so pip works behind a TLS-inspecting proxy.
+- `SNAPSHOT_CA_BUNDLE` and `SNAPSHOT_ALLOWED_IMAGES` are honoured as in the bot, so pip works behind a
+  TLS-inspecting proxy and the same images are allowed.
+- The snapshot's firewall (validators/firewall.py) needs root. Run by another user, the validation runs on
+  its own networks without it, and says so on stderr: it is the developer's own code on their own machine.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TextIO
 
 from config.loader import load_text
 from config.schema import RepoConfig
+from validators.image_policy import parse_allowed
 from validators.outcome import StageOutcome
 from validators.pipeline import ValidationRequest, validate
 from validators.web_eval.runner import evaluate
@@ -138,14 +142,19 @@ async def run_validate(path: Path, base: str | None, as_json: bool, out: TextIO)
 
         return await asyncio.to_thread(write)
 
-    async def web_eval(base_url: str, config: RepoConfig, _validation: str) -> StageOutcome:
+    async def web_eval(base_url: str, config: RepoConfig, _validation: str, *, network: str | None = None,
+                       app_host: str | None = None) -> StageOutcome:
         chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-        return await evaluate(base_url, config.web_eval, save, chromium)
+        return await evaluate(base_url, config.web_eval, save, chromium, network=network, app_host=app_host)
 
+    root = os.geteuid() == 0
+    if not root:
+        print("codegen-bot validate: not root, so the snapshot runs without its firewall", file=sys.stderr)
     request = ValidationRequest(
         validation_id=validation_id, repo=name, sha=prepared.sha, config=prepared.config,
         source_tar=prepared.source, changed_files=prepared.changed, docker=client,
         ca_bundle=Path(ca) if ca else None, web_eval=web_eval,
+        allowed_images=parse_allowed(os.environ.get("SNAPSHOT_ALLOWED_IMAGES")), firewall_required=root,
     )
     try:
         report = await validate(request, Printer(out if not as_json else sys.stderr, quiet=as_json))

@@ -1,6 +1,6 @@
 """Poll the deployed app's health URL until it answers 2xx/3xx or the time is up.
 
-Decisions: the proxy settings of the environment are ignored (the app is on loopback); redirects are
+Decisions: the proxy settings of the environment are ignored (the app is on a bridge of this host); redirects are
 not followed (a 3xx means the server is up); each attempt waits at most 5 s; between attempts 0.2 s,
 growing to 1 s.
 """

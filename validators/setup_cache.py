@@ -7,8 +7,10 @@ Key: the base image, the `setup` commands, `snapshot.env`, `workdir`, and the co
 manifest in the tree (requirements*.txt, pyproject.toml, setup.py/cfg, Pipfile.lock, poetry.lock,
 package.json, package-lock.json, yarn.lock, pnpm-lock.yaml, go.mod/go.sum, Cargo.toml/lock, Gemfile.lock,
 composer.lock). Cold: the container is set up as usual, the list of the commit's own files is written to
-`MANIFEST` inside it, and it is committed as the image `codegen-bot-setup/<repo>:<key>` (the newest
-`KEEP_PER_REPO` per repository are kept; older ones are removed then). Warm: the snapshot
+`MANIFEST` inside it, and it is committed as the image `codegen-bot-setup/<repo key>:<key>` (the newest
+`KEEP_PER_REPO` per repository are kept; older ones are removed then). The repository's key is its numeric
+id, or a hash of its full name (validators/repo_key.py): never a flattened `owner-repo`, which two tenants
+could share. Warm: the snapshot
 starts from that image, `setup` is skipped, and before the new commit's tree is copied in, the files of
 the old tree that the new commit no longer has are deleted, so no stale source survives, while what
 `setup` created (`node_modules`, a venv in the workdir, ...) stays.
@@ -24,6 +26,8 @@ import tarfile
 from collections.abc import Iterable
 
 import docker
+
+from validators.repo_key import repo_key
 
 #: setup images kept per repository (the newest); older ones are removed when a new one is written
 KEEP_PER_REPO = 3
@@ -54,14 +58,13 @@ def cache_key(image: str, setup: Iterable[str], env: dict[str, str], workdir: st
     return digest.hexdigest()[:24]
 
 
-def image_tag(repo: str, key: str) -> str:
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", repo.lower()).strip("-.") or "local"
-    return f"codegen-bot-setup/{slug}:{key}"
+def image_tag(repo: str, key: str, repo_id: int | None = None) -> str:
+    return f"codegen-bot-setup/{repo_key(repo, repo_id)}:{key}"
 
 
-def setup_images(client: docker.DockerClient, repo: str) -> list[tuple[str, str]]:
+def setup_images(client: docker.DockerClient, repo: str, repo_id: int | None = None) -> list[tuple[str, str]]:
     """(tag, created) of the setup images kept for `repo`."""
-    prefix = image_tag(repo, "")
+    prefix = image_tag(repo, "", repo_id)
     return [(tag, image.attrs.get("Created", "")) for image in client.images.list(filters={"label": f"{LABEL}=1"})
             for tag in image.tags if tag.startswith(prefix)]
 

@@ -9,9 +9,13 @@ Decisions (security first):
 - The only host paths mounted are the CA bundle (read-only; needed behind TLS-inspecting proxies for pip,
   npm and git) and named cache volumes per repository. The source arrives as a tar of the commit's tree
   (no `.git`, no remote URL, no credential).
-- The app's port is published on 127.0.0.1 only, on a random host port.
+- Networks: the validation's own (validators/sandbox_network.py), never Docker's default bridge. Nothing is
+  published on a host port: the bot reaches the app at its address on the internal app network
+  (`app_url`); a browser container joins `app_network` and finds the app as `app_address`. A snapshot created
+  without a network gets its own, with no way out (`snapshot.network: none`), removed with it.
+- The image is pulled without the operator's registry credentials (validators/image.py).
 - Every container carries the label `codegen-bot.snapshot=1`; `cleanup_leftovers` removes what a crash
-  left behind.
+  left behind (containers, then networks and their firewall rules).
 - A step runs as `timeout -k 5 <seconds> sh -c <command>`: GNU timeout runs the command in its own process
   group and kills the whole group, so a hung test cannot outlive its limit; when the step ends, whatever it
   left running in that group (background jobs, a fork bomb) is killed too. A step killed by the kernel's
@@ -36,9 +40,14 @@ from typing import Any
 import docker
 import docker.errors
 
+from validators.image import pull_image
+from validators.labels import INSTANCE_LABEL, LABEL
+from validators.sandbox_network import APP_ALIAS, SandboxNetwork, remove_leftover_networks
+
+__all__ = ["INSTANCE_LABEL", "LABEL", "Resources", "Snapshot", "SnapshotError", "StepResult", "cleanup_leftovers"]
+
 log = logging.getLogger(__name__)
 
-LABEL = "codegen-bot.snapshot"
 MAX_OUTPUT_BYTES = 256 * 1024
 CA_PATH_IN_CONTAINER = "/etc/codegen-bot/ca-certificates.crt"
 CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
@@ -73,28 +82,35 @@ class StepResult:
         return self.exit_code == 0 and not self.timed_out
 
 
-def _ensure_image(client: docker.DockerClient, image: str) -> None:
-    try:
-        client.images.get(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    try:
-        client.images.pull(image)
-    except docker.errors.APIError as exc:
-        raise SnapshotError(
-            f"image `{image}` is not on this Docker engine and could not be pulled: {exc.explanation or exc}"
-        ) from None
-
-
 class Snapshot:
-    def __init__(self, client: docker.DockerClient, container: Any, workdir: str, port: int | None) -> None:
+    def __init__(self, client: docker.DockerClient, container: Any, workdir: str, port: int | None,
+                 network: SandboxNetwork, owns_network: bool = False) -> None:
         self.client = client
         self.container = container
         self.workdir = workdir
         self.port = port
+        self.network = network
+        self._owns_network = owns_network
+        #: the container's address on the app network (read once it runs)
+        self.app_ip: str | None = None
+        #: always None: nothing is published on a host port (kept for callers written when it was)
         self.host_port: int | None = None
         self._oom_kills = 0
+
+    @property
+    def app_network(self) -> str | None:
+        """The internal network the app is on (a browser container joins it)."""
+        return self.network.app
+
+    @property
+    def app_address(self) -> str:
+        """The app's name on `app_network`."""
+        return APP_ALIAS
+
+    @property
+    def app_url(self) -> str | None:
+        """Where the bot, on the host, reaches the app: its address on the app network, `port`."""
+        return f"http://{self.app_ip}:{self.port}" if self.app_ip and self.port else None
 
     @classmethod
     async def create(
@@ -108,55 +124,40 @@ class Snapshot:
         labels: Mapping[str, str] | None = None,
         ca_bundle: str | Path | None = None,
         cache_volumes: Mapping[str, str] | None = None,
-        publish_port: int | None = None,
+        port: int | None = None,
+        network: SandboxNetwork | None = None,
     ) -> Snapshot:
-        resources = resources or Resources()
-        environment = dict(env or {})
-        volumes: dict[str, dict[str, str]] = {}
-        for volume, path in (cache_volumes or {}).items():
-            volumes[volume] = {"bind": path, "mode": "rw"}
-
-        def start() -> Any:
-            if ca_bundle is not None and Path(ca_bundle).is_file():
-                volumes[str(Path(ca_bundle).resolve())] = {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"}
-                for name in CA_ENV:
-                    environment.setdefault(name, CA_PATH_IN_CONTAINER)
-            _ensure_image(client, image)
-            return client.containers.run(
-                image,
-                command=["sleep", "infinity"],
-                detach=True,
-                init=True,
-                working_dir=workdir,
-                environment=environment,
-                labels={LABEL: "1", **dict(labels or {})},
-                nano_cpus=int(resources.cpus * 1e9),
-                mem_limit=resources.memory_bytes,
-                memswap_limit=resources.memory_bytes,
-                pids_limit=resources.pids,
-                cap_drop=["ALL"],
-                cap_add=CAPABILITIES,
-                security_opt=["no-new-privileges"],
-                volumes=volumes,
-                ports={f"{publish_port}/tcp": ("127.0.0.1", None)} if publish_port else None,
-            )
-
-        container = await asyncio.to_thread(start)
-        snapshot = cls(client, container, workdir, publish_port)
+        """Start the container on `network` (created here, with no way out, when None: then it is the
+        snapshot's and goes with it). `port` is where the app will listen (`app_url`)."""
+        all_labels = {LABEL: "1", **dict(labels or {})}
+        owns = network is None
+        net = network or await SandboxNetwork.create(client, policy="none", labels=all_labels)
         try:
-            await snapshot._read_port()  # (Docker creates `working_dir` itself)
-        except Exception:
-            await snapshot.remove()
+            container = await asyncio.to_thread(
+                _start, client, net, image, workdir, dict(env or {}), resources or Resources(), all_labels,
+                ca_bundle, dict(cache_volumes or {}),
+            )
+        except BaseException:
+            if owns:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(net.remove())
+            raise
+        snapshot = cls(client, container, workdir, port, net, owns_network=owns)
+        try:
+            await snapshot._read_address()  # (Docker creates `working_dir` itself)
+        except BaseException:
+            await asyncio.shield(snapshot.remove())
             raise
         return snapshot
 
-    async def _read_port(self) -> None:
-        if not self.port:
-            return
+    async def _read_address(self) -> None:
         await asyncio.to_thread(self.container.reload)
-        bindings = (self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{self.port}/tcp")
-        if bindings:
-            self.host_port = int(bindings[0]["HostPort"])
+        networks = self.container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        self.app_ip = (networks.get(self.network.app) or {}).get("IPAddress") or None
+
+    async def end_setup(self) -> None:
+        """`snapshot.setup` is over: with `snapshot.network: setup-only` the way out is cut (idempotent)."""
+        await self.network.end_setup(self.container)
 
     def _exec_simple(self, cmd: list[str]) -> tuple[int, bytes]:
         result = self.container.exec_run(cmd, demux=False)
@@ -273,16 +274,60 @@ class Snapshot:
             await asyncio.to_thread(self.container.stop, timeout=2)
 
     async def remove(self) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
+        """Remove the container (and its network, when it made its own)."""
+        try:
             await asyncio.to_thread(self.container.remove, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # 409: someone else's removal of it is already in progress
+            if exc.status_code != 409:
+                raise
+        if self._owns_network:
+            await self.network.remove()
 
 
-INSTANCE_LABEL = "codegen-bot.instance"
+def _start(client: docker.DockerClient, network: SandboxNetwork, image: str, workdir: str, env: dict[str, str],
+           resources: Resources, labels: dict[str, str], ca_bundle: str | Path | None,
+           cache_volumes: dict[str, str]) -> Any:
+    """Blocking: create the container on the network's primary network, join the app network, start it."""
+    volumes = {volume: {"bind": path, "mode": "rw"} for volume, path in cache_volumes.items()}
+    if ca_bundle is not None and Path(ca_bundle).is_file():
+        volumes[str(Path(ca_bundle).resolve())] = {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"}
+        for name in CA_ENV:
+            env.setdefault(name, CA_PATH_IN_CONTAINER)
+    pull_image(client, image)
+    container = client.containers.create(
+        image,
+        command=["sleep", "infinity"],
+        init=True,
+        working_dir=workdir,
+        environment=env,
+        labels=labels,
+        nano_cpus=int(resources.cpus * 1e9),
+        mem_limit=resources.memory_bytes,
+        memswap_limit=resources.memory_bytes,
+        pids_limit=resources.pids,
+        cap_drop=["ALL"],
+        cap_add=CAPABILITIES,
+        security_opt=["no-new-privileges"],
+        volumes=volumes,
+        network=network.primary,
+        networking_config=network.endpoint_config(),
+    )
+    try:
+        network.attach(container)
+        container.start()
+    except BaseException:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True, v=True)
+        raise
+    return container
 
 
 def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None) -> int:
-    """Remove snapshot containers (by label), running or not: those of one bot `instance` when given (so
-    two bots sharing a Docker engine never remove each other's), else all. Blocking; returns how many."""
+    """Remove snapshot containers (by label), running or not, then snapshot networks and the firewall rules
+    of bridges that are gone: those of one bot `instance` when given (so two bots sharing a Docker engine
+    never remove each other's), else all. Blocking; returns how many containers and networks."""
     removed = 0
     labels = [f"{LABEL}=1"] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
     for container in client.containers.list(all=True, filters={"label": labels}):
@@ -293,4 +338,4 @@ def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None) 
             pass
         except docker.errors.APIError as exc:  # e.g. 409: its removal is already in progress
             log.warning("could not remove leftover snapshot %s: %s", container.short_id, exc.explanation or exc)
-    return removed
+    return removed + remove_leftover_networks(client, instance)

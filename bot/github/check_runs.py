@@ -1,9 +1,10 @@
 """Create and update check runs within GitHub's limits.
 
 GitHub caps `output.title` at 255 characters (decision here; GitHub documents no cap but truncates in the
-UI), `output.summary` and `output.text` at 65,535 characters each, and takes at most 50 annotations per
-request: longer texts are cut with a note, and annotations are sent in batches of 50 by successive
-updates (GitHub accumulates them).
+UI), `output.summary` and `output.text` at 65,535 characters each — counted in UTF-8 **bytes** (a longer
+one is a 422) — and takes at most 50 annotations per request: longer texts are cut with a note, at a
+character boundary within the byte limit, and annotations are sent in batches of 50 by successive updates
+(GitHub accumulates them).
 """
 
 from __future__ import annotations
@@ -21,21 +22,36 @@ ANNOTATIONS_PER_REQUEST = 50
 _CUT = "\n\n… (cut to fit GitHub's limit)"
 
 
+_EARLIER = "… (earlier output cut)\n"
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
 def fit(text: str, limit: int = MAX_TEXT, *, keep: str = "head") -> str:
-    """Redact secrets, then cut `text` to `limit` characters, keeping its head (or its tail)."""
+    """Redact secrets, then cut `text` to `limit` UTF-8 bytes, keeping its head (or its tail), never
+    splitting a character."""
     text = redact(text)
-    if len(text) <= limit:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
         return text
-    room = limit - len(_CUT)
     if keep == "tail":
-        return "… (earlier output cut)\n" + text[-(room - 24) :]
-    return text[:room] + _CUT
+        room = limit - _bytes(_EARLIER)
+        return _EARLIER + data[-room:].decode("utf-8", errors="ignore")
+    return data[: limit - _bytes(_CUT)].decode("utf-8", errors="ignore") + _CUT
+
+
+def fit_title(text: str) -> str:
+    """A title: at most `MAX_TITLE` characters."""
+    text = redact(text)
+    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
 
 def output(
     title: str, summary: str, text: str | None = None, annotations: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"title": fit(title, MAX_TITLE), "summary": fit(summary)}
+    out: dict[str, Any] = {"title": fit_title(title), "summary": fit(summary)}
     if text:
         out["text"] = fit(text, keep="tail")
     if annotations:

@@ -45,3 +45,25 @@ async def react(gh: GitHubAPI, owner: str, repo: str, comment_id: int, content: 
         data={"content": content},
         accept="application/vnd.github+json",
     )
+
+
+async def react_to_review_comment(gh: GitHubAPI, owner: str, repo: str, comment_id: int, content: str) -> None:
+    """A reaction on a pull request *review* comment (its own endpoint; the ids differ from issue comments)."""
+    await gh.post(
+        "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+        {"owner": owner, "repo": repo, "comment_id": comment_id},
+        data={"content": content},
+        accept="application/vnd.github+json",
+    )
+
+
+async def reply_in_review_thread(
+    gh: GitHubAPI, owner: str, repo: str, number: int, comment_id: int, body: str
+) -> dict[str, Any]:
+    """Answer a review comment in its own thread on the diff."""
+    result: dict[str, Any] = await gh.post(
+        "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+        {"owner": owner, "repo": repo, "pull_number": number, "comment_id": comment_id},
+        data={"body": fit_comment(body)},
+    )
+    return result

@@ -19,7 +19,7 @@ from config.loader import LoadedConfig
 from config.schema import RepoConfig
 from handlers.agent.status import status_view
 from handlers.commands import replies
-from handlers.commands.conversation import Conversation
+from handlers.commands.conversation import Conversation, Written
 from handlers.commands.decide import Act
 from handlers.commands.grammar import CommandKind
 from handlers.context import EventContext
@@ -38,6 +38,8 @@ class CommandCall:
     #: the thread's pull request as fetched for this event (None for an issue)
     pull: dict[str, Any] | None
     latest_run: AgentRunRecord | None
+    #: where the command was written (the bot answers there)
+    written: Written | None = None
     #: when the comment was written (epoch seconds)
     written_at: float = 0.0
 
@@ -48,6 +50,8 @@ class CommandCall:
 
     async def reply(self, body: str) -> dict[str, Any]:
         c = self.conversation
+        if self.written is not None:
+            return await self.written.reply(self.ctx.gh, c, body)
         return await comments.post(self.ctx.gh, c.owner, c.repo, c.number, body)
 
 

@@ -1,11 +1,16 @@
-"""`issue_comment` created: slash commands from issues and pull requests.
+"""Slash commands wherever people write them on GitHub:
 
-Flow: ignore bots and comments without a command line; read the repo config (the PR's base branch, or the
-default branch for an issue); check the commenter's permission against `agent.min_permission`. A refused
-user gets 😕 and one polite reply; an accepted comment gets 👀 at once, then each command in order is
-decided (handlers/commands/decide.py, pure) from facts gathered here, and performed or answered.
-Every command gets an answer: an action, a reply, or an error reply that shows `help`. Edited comments are
-not re-run (only `created` is routed here). The pull request is fetched once for the whole comment.
+- `issue_comment` created (issues and pull requests);
+- `pull_request_review_comment` created (a comment on a line of the diff): answered in its review thread;
+- `pull_request_review` submitted (the review's body): answered on the pull request.
+
+Flow: ignore bots and texts without a command line; read the repo config (the PR's base branch, or the
+default branch for an issue); check the author's permission against `agent.min_permission`. A refused
+user gets 😕 and one polite reply; accepted text gets 👀 at once (a review body has no reactions), then
+each command in order is decided (handlers/commands/decide.py, pure) from facts gathered here, and
+performed or answered. Every command gets an answer: an action, a reply, or an error reply that shows
+`help`. Edited comments are not re-run (only creation is routed here). The pull request is fetched once
+for the whole text.
 """
 
 from __future__ import annotations
@@ -13,17 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime
-from typing import Any
 
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.github import comments
 from bot.github.permissions import permission_at_least
 from bot.store.agent_runs import AgentRunRecord
 from handlers.commands import replies
-from handlers.commands.conversation import Conversation, is_bot
+from handlers.commands.conversation import Conversation, Written, from_pull_request_event, is_bot
 from handlers.commands.decide import Act, Facts, LatestRun, decide
 from handlers.commands.grammar import POLICY, Command, CommandError, CommandKind, RunState, parse_commands
 from handlers.commands.service import CommandCall, perform
@@ -33,40 +35,55 @@ router = routing.Router()
 log = logging.getLogger(__name__)
 
 
-def written_at(comment: dict[str, Any]) -> float:
-    """The comment's `created_at` as a timestamp (now, when GitHub sent none)."""
-    try:
-        return datetime.fromisoformat(str(comment["created_at"]).replace("Z", "+00:00")).timestamp()
-    except (KeyError, ValueError):
-        return time.time()
-
-
 @router.register("issue_comment", action="created")
 async def on_comment(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
     comment = event.data["comment"]
-    if is_bot(comment.get("user")):
+    written = Written("issue_comment", int(comment["id"]), comment.get("user") or {}, comment.get("body") or "",
+                      comment.get("created_at"))
+    await handle(ctx, Conversation.from_issue_comment(event.data), written)
+
+
+@router.register("pull_request_review_comment", action="created")
+async def on_review_comment(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    comment = event.data["comment"]
+    written = Written("review_comment", int(comment["id"]), comment.get("user") or {},
+                      comment.get("body") or "", comment.get("created_at"))
+    await handle(ctx, from_pull_request_event(event.data), written)
+
+
+@router.register("pull_request_review", action="submitted")
+async def on_review(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    review = event.data["review"]
+    written = Written("review", int(review["id"]), review.get("user") or {}, review.get("body") or "",
+                      review.get("submitted_at"))
+    await handle(ctx, from_pull_request_event(event.data), written)
+
+
+async def handle(ctx: EventContext, c: Conversation, written: Written) -> None:
+    """The commands of one text: gate on config and permission, react, then answer each in order."""
+    if is_bot(written.author):
         return
-    commands = parse_commands(comment.get("body"))
+    commands = parse_commands(written.body)
     if not commands:
         return
-    conversation = Conversation.from_issue_comment(event.data)
-    c, user = conversation, comment["user"]["login"]
+    user, gh = written.user, ctx.gh
     pull = await ctx.pull_request(c.owner, c.repo, c.number) if c.is_pull_request else None
     loaded = await ctx.repo_config(c.owner, c.repo, pull["base"]["ref"] if pull is not None else None)
     if loaded.config is None:
-        await comments.react(gh, c.owner, c.repo, comment["id"], "confused")
-        await comments.post(gh, c.owner, c.repo, c.number, replies.config_errors(user, [str(e) for e in loaded.errors]))
+        await written.react(gh, c, "confused")
+        await written.reply(gh, c, replies.config_errors(user, [str(e) for e in loaded.errors]))
         return
     required = loaded.config.agent.min_permission
     permission = await ctx.permission(c.owner, c.repo, user)
     if not permission_at_least(permission, required):
-        await comments.react(gh, c.owner, c.repo, comment["id"], "confused")
-        await comments.post(gh, c.owner, c.repo, c.number, replies.render_refusal(user, required))
+        await written.react(gh, c, "confused")
+        await written.reply(gh, c, replies.render_refusal(user, required))
         return
-    await comments.react(gh, c.owner, c.repo, comment["id"], "eyes")
+    await written.react(gh, c, "eyes")
     for command in commands:
-        call = CommandCall(ctx=ctx, conversation=c, user=user, comment_id=comment["id"], loaded=loaded, pull=pull,
-                           latest_run=await _latest_run(ctx, c, command), written_at=written_at(comment))
+        call = CommandCall(ctx=ctx, conversation=c, user=user, comment_id=written.id, loaded=loaded, pull=pull,
+                           latest_run=await _latest_run(ctx, c, command), written=written,
+                           written_at=written.written_at(time.time()))
         await _answer(call, command, permission)
 
 

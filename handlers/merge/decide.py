@@ -11,6 +11,12 @@
   reported or is still running; GitHub is still computing mergeability; the head moved since our
   validation;
 - `Merge(sha, method)` — every condition holds **for the current head SHA**: merge exactly that SHA.
+- `UpdateBranch(sha)` — everything else holds but the head is behind its base and `merge.update_branch`
+  is on: bring the branch up to date (a new head, validated again before any merge).
+
+GitHub's `mergeable_state`: `dirty` blocks ("conflicts"); `behind` blocks unless the branch may be
+updated; `blocked` waits, saying so (a rule GitHub enforces that the bot cannot see, e.g. a review);
+`unknown` with `mergeable: null` waits while GitHub computes it (the service looks again shortly).
 
 Required checks are `merge.required_checks` plus every status check the base branch's protection and
 rulesets require. Checks are matched by name on the head SHA; the latest report of a name counts, and
@@ -75,6 +81,8 @@ class PullSnapshot:
     automerge_label_sha: str | None = None
     #: whoever added the label last (GitHub's issue events) has write permission now
     automerge_label_by_writer: bool = False
+    #: branch protection could be read (False: the App lacks `administration: read`)
+    protection_readable: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class MergePolicy:
     auto_merge: bool
     method: str
     required_checks: tuple[str, ...]
+    update_branch: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,12 @@ class Merge:
     checks: tuple[str, ...] = field(default_factory=tuple)
 
 
-MergeDecision = NotAsked | Blocked | Wait | Merge
+@dataclass(frozen=True)
+class UpdateBranch:
+    sha: str
+
+
+MergeDecision = NotAsked | Blocked | Wait | Merge | UpdateBranch
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,25 @@ def required_checks(pr: PullSnapshot, policy: MergePolicy) -> list[str]:
     return sorted(set(policy.required_checks) | set(pr.required_by_branch))
 
 
+PROTECTION_UNREAD = (
+    "branch protection could not be read (the App lacks `administration: read`), so only rulesets and"
+    " `merge.required_checks` were checked here; GitHub still enforces protection when merging"
+)
+
+
 def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
+    """The decision, with a note when branch protection could not be read (never taken as "none")."""
+    decision = _decide(pr, policy)
+    if pr.protection_readable:
+        return decision
+    if isinstance(decision, Blocked):
+        return Blocked((*decision.reasons, PROTECTION_UNREAD))
+    if isinstance(decision, Wait):
+        return Wait((*decision.waiting_for, PROTECTION_UNREAD))
+    return decision
+
+
+def _decide(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
     if not merge_requested(pr, policy):
         return NotAsked()
     blocked: list[str] = []
@@ -178,6 +210,11 @@ def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
         blocked.append("changes are requested by " + ", ".join(f"@{u}" for u in requesters))
     if pr.mergeable is False or pr.mergeable_state == "dirty":
         blocked.append("it has merge conflicts with the base branch")
+    behind = pr.mergeable_state == "behind"
+    if behind and not policy.update_branch:
+        blocked.append("its branch is behind the base branch (update it, or set `merge.update_branch: true`)")
+    if pr.mergeable_state == "blocked":
+        waiting.append("GitHub to unblock it (a branch rule the bot cannot see, such as a required review)")
     required = required_checks(pr, policy)
     for name in required:
         check = pr.checks.get(name)
@@ -197,4 +234,6 @@ def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
         waiting.append(f"a passing validation of the head commit `{pr.head_sha[:12]}`")
     if waiting:
         return Wait(tuple(waiting))
+    if behind:
+        return UpdateBranch(pr.head_sha)
     return Merge(pr.head_sha, policy.method, tuple(required))

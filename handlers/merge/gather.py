@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from gidgethub import BadRequest
@@ -30,12 +31,26 @@ def _app_of(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-async def _required_by_branch(
-    gh: GitHubAPI, owner: str, repo: str, branch: str
-) -> tuple[set[str], dict[str, int]]:
-    """The status checks branch protection and rulesets require, and the app each must come from."""
-    names: set[str] = set()
-    apps: dict[str, int] = {}
+@dataclass
+class Required:
+    """What the base branch requires: check names, the app each must come from, and whether branch
+    protection itself could be read (an installation without `administration: read` gets 403 there)."""
+
+    names: set[str] = field(default_factory=set)
+    apps: dict[str, int] = field(default_factory=dict)
+    protection_readable: bool = True
+
+
+def _refused_by_permission(exc: BadRequest) -> bool:
+    """A 403 that says the App may not read this, as opposed to a rate limit (which is waited out)."""
+    return exc.status_code == 403 and "rate limit" not in str(exc).lower()
+
+
+async def _required_by_branch(gh: GitHubAPI, owner: str, repo: str, branch: str) -> Required:
+    """The status checks branch protection and rulesets require, and the app each must come from. The
+    rulesets endpoint needs no admin permission, so its rules count even when protection is unreadable."""
+    required = Required()
+    names, apps = required.names, required.apps
     try:
         protection = await gh.getitem(
             "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
@@ -48,16 +63,20 @@ async def _required_by_branch(
                 if (app := _app_of(check.get("app_id"))) is not None:
                     apps[check["context"]] = app
     except BadRequest as exc:
-        if exc.status_code not in (403, 404):  # 404: not protected; 403: plan without protection
+        if _refused_by_permission(exc):
+            required.protection_readable = False  # never taken as "not protected": the notice says so
+        elif exc.status_code != 404:  # 404: the branch is not protected
             raise
+    rules: list[dict[str, Any]] = []
     try:
-        rules = await gh.getitem(
-            "/repos/{owner}/{repo}/rules/branches/{branch}", {"owner": owner, "repo": repo, "branch": branch}
-        )
+        async for rule in gh.getiter(  # paginated like every list
+            "/repos/{owner}/{repo}/rules/branches/{branch}{?per_page}",
+            {"owner": owner, "repo": repo, "branch": branch, "per_page": 100},
+        ):
+            rules.append(rule)
     except BadRequest as exc:
-        if exc.status_code not in (403, 404):
+        if exc.status_code != 404 and not _refused_by_permission(exc):
             raise
-        rules = []
     for rule in rules or []:
         if rule.get("type") == "required_status_checks":
             for check in (rule.get("parameters") or {}).get("required_status_checks") or []:
@@ -65,7 +84,7 @@ async def _required_by_branch(
                     names.add(check["context"])
                     if (app := _app_of(check.get("integration_id"))) is not None:
                         apps[check["context"]] = app
-    return names, apps
+    return required
 
 
 async def _checks(gh: GitHubAPI, owner: str, repo: str, sha: str, sources: CheckSources) -> dict[str, CheckResult]:
@@ -78,12 +97,13 @@ async def _checks(gh: GitHubAPI, owner: str, repo: str, sha: str, sources: Check
         conclusion = run.get("conclusion") if run.get("status") == "completed" else None
         app_id = (run.get("app") or {}).get("id")
         runs.append((int(run["id"]), CheckResult(run["name"], conclusion, app_id if isinstance(app_id, int) else None)))
-    combined = await gh.getitem(
-        "/repos/{owner}/{repo}/commits/{ref}/status", {"owner": owner, "repo": repo, "ref": sha}
-    )
-    statuses = [
+    statuses = [  # the combined status is paginated too (30 a page by default): every page is read
         CheckResult(status["context"], _STATUS.get(status.get("state", "pending")))
-        for status in combined.get("statuses") or [] if status.get("context")
+        async for status in gh.getiter(
+            "/repos/{owner}/{repo}/commits/{ref}/status{?per_page}",
+            {"owner": owner, "repo": repo, "ref": sha, "per_page": 100}, iterable_key="statuses",
+        )
+        if status.get("context")
     ]
     return trusted_checks(runs, statuses, sources)
 
@@ -131,8 +151,8 @@ async def gather(
     `check_apps` (the config's `merge.check_apps`) names the app that must report a check; it wins over
     what branch protection says."""
     number, head_sha = int(pr["number"]), pr["head"]["sha"]
-    required, apps = await _required_by_branch(gh, owner, repo, pr["base"]["ref"])
-    sources = CheckSources(own_app_id, {**apps, **check_apps})
+    required = await _required_by_branch(gh, owner, repo, pr["base"]["ref"])
+    sources = CheckSources(own_app_id, {**required.apps, **check_apps})
     return PullSnapshot(
         number=number,
         open=pr.get("state") == "open",
@@ -144,7 +164,8 @@ async def gather(
         labels=frozenset(label["name"] for label in pr.get("labels") or []),
         reviews=await _reviews(gh, owner, repo, number),
         checks=await _checks(gh, owner, repo, head_sha, sources),
-        required_by_branch=frozenset(required),
+        required_by_branch=frozenset(required.names),
+        protection_readable=required.protection_readable,
         validated_sha=validated_sha,
         merge_command_sha=state.merge_requested_sha if state.merge_requested_by is not None else None,
         automerge_label_sha=state.automerge_sha,

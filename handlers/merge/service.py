@@ -25,7 +25,7 @@ from typing import Any
 from gidgethub import BadRequest, GitHubException
 from gidgethub.abc import GitHubAPI
 
-from bot.dispatch.jobs import Job, JobQueue
+from bot.dispatch.jobs import Job, JobQueue, Retry
 from bot.github import comments
 from bot.github.client import GitHubClients
 from bot.github.permissions import PermissionCache
@@ -41,6 +41,8 @@ from handlers.merge.decide import (
     MergeDecision,
     MergePolicy,
     NotAsked,
+    UpdateBranch,
+    Wait,
     decide_merge,
 )
 from handlers.merge.gather import gather
@@ -58,6 +60,17 @@ mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod, $expectedHea
   }
 }
 """
+
+
+#: looks while GitHub computes mergeability: after 1, 2, 4, 8 and 16 s, then the next event decides
+RECHECKS = 5
+
+
+def recheck(job: Job) -> Retry | None:
+    done = int(job.payload.get("rechecks", 0))
+    if done >= RECHECKS:
+        return None
+    return Retry(after=float(2**done), payload={**job.payload, "rechecks": done + 1})
 
 
 def graphql_url(api_url: str) -> str:
@@ -117,7 +130,8 @@ class MergeService:
 
         snapshot = await gather(gh, owner, name, pr, state=state, validated_sha=validated, own_app_id=self.app_id,
                                 check_apps=dict(merge.check_apps), permission_of=permission_of)
-        return decide_merge(snapshot, MergePolicy(merge.auto_merge, merge.method, tuple(merge.required_checks)))
+        policy = MergePolicy(merge.auto_merge, merge.method, tuple(merge.required_checks), merge.update_branch)
+        return decide_merge(snapshot, policy)
 
     async def request(
         self, gh: GitHubAPI, repo: str, pr: dict[str, Any], loaded: LoadedConfig, user: str, installation_id: int
@@ -135,7 +149,7 @@ class MergeService:
         await self.prs.set(repo, number, last_notice=notice)
         return notice
 
-    async def run_job(self, job: Job) -> None:
+    async def run_job(self, job: Job) -> Retry | None:
         repo, number = job.payload["repo"], int(job.payload["number"])
         installation_id = int(job.payload["installation_id"])
         gh = self.github.installation(installation_id)
@@ -145,14 +159,37 @@ class MergeService:
             if exc.status_code != 404:
                 raise
             log.info("pull request %s#%d is gone; nothing to evaluate", repo, number)
-            return
+            return None
         owner, name = repo.split("/", 1)
         loaded = await self.config.load(owner, name, pr["base"]["ref"], installation_id=installation_id)
         decision = await self.evaluate(gh, repo, pr, loaded)
         if isinstance(decision, Merge) and loaded.config is not None:
             await self._merge(gh, repo, pr, decision, loaded.config.merge)
+        elif isinstance(decision, UpdateBranch):
+            await self._update_branch(gh, repo, pr, decision)
         elif isinstance(decision, Blocked) and not isinstance(decision, NotAsked):
             await self._notice_if_asked(gh, repo, pr, decision)
+        elif isinstance(decision, Wait) and pr.get("mergeable") is None:
+            return recheck(job)  # GitHub is computing mergeability: look again shortly, a bounded number of times
+        return None
+
+    async def _update_branch(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: UpdateBranch) -> None:
+        owner, name = repo.split("/", 1)
+        number = int(pr["number"])
+        state = await self.prs.get(repo, number)
+        try:
+            await gh.put(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+                {"owner": owner, "repo": name, "pull_number": number},
+                data={"expected_head_sha": decision.sha},
+            )
+        except BadRequest as exc:
+            if exc.status_code not in (403, 422):
+                raise
+            notice = f"Could not update the branch of `{decision.sha[:12]}` ({exc.status_code}: {exc})."
+            await self._say_once(gh, repo, number, notice, when=True, last=state.last_notice)
+            return
+        await self._say_once(gh, repo, number, texts.branch_updated(decision.sha), when=True, last=state.last_notice)
 
     async def withdraw_on_push(self, gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
         """A new head: a merge request or automerge label given for an older commit no longer holds."""
@@ -207,10 +244,10 @@ class MergeService:
                 data={"sha": decision.sha, "merge_method": decision.method},
             )
         except BadRequest as exc:
-            if exc.status_code not in (405, 409):
+            if exc.status_code not in (403, 405, 409, 422):  # a refusal: said once, never retried blindly
                 raise
             state = await self.prs.get(repo, number)
-            notice = texts.merge_refused(decision, exc.status_code)
+            notice = texts.merge_refused(decision, exc.status_code, str(exc))
             await self._say_once(gh, repo, number, notice, when=True, last=state.last_notice)
             return
         merge_sha = result.get("sha", "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.merge.decide import AUTOMERGE_LABEL, Blocked, Merge, MergeDecision, Wait
+from handlers.merge.decide import AUTOMERGE_LABEL, Blocked, Merge, MergeDecision, UpdateBranch, Wait
 
 
 def describe(decision: MergeDecision) -> str:
@@ -12,6 +12,8 @@ def describe(decision: MergeDecision) -> str:
         return "Ready to merge once these arrive: " + "; ".join(decision.waiting_for) + "."
     if isinstance(decision, Merge):
         return f"Every required check passed on `{decision.sha[:12]}`; merging."
+    if isinstance(decision, UpdateBranch):
+        return f"`{decision.sha[:12]}` is behind the base branch; updating the branch first."
     return decision.reason
 
 
@@ -33,9 +35,20 @@ def merged(decision: Merge, merge_sha: str) -> str:
     )
 
 
-def merge_refused(decision: Merge, status: int) -> str:
-    why = "its head moved after validation" if status == 409 else "GitHub says it is not mergeable"
-    return f"Did not merge `{decision.sha[:12]}`: {why} ({status}). A new validation follows any new push."
+def merge_refused(decision: Merge, status: int, message: str) -> str:
+    """GitHub's own words are always quoted: they name what the bot could not see (a rule, a permission)."""
+    why = "its head moved after validation" if status == 409 else "GitHub refused the merge"
+    return (
+        f"Did not merge `{decision.sha[:12]}`: {why} ({status}: {message or 'no message'})."
+        " A new validation follows any new push."
+    )
+
+
+def branch_updated(old_sha: str) -> str:
+    return (
+        f"`{old_sha[:12]}` passed but its branch was behind the base branch: I updated the branch"
+        " (`merge.update_branch`); the new head is validated before anything merges."
+    )
 
 
 def label_removed(sender: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gidgethub import routing, sansio
+from gidgethub import BadRequest, routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github import comments
@@ -38,16 +38,25 @@ def _pr_numbers(items: list[dict[str, Any]] | None, repo_id: int | None) -> list
     ]
 
 
+async def _check_event_pulls(ctx: EventContext, event: sansio.Event, item: dict[str, Any]) -> list[int]:
+    """The PRs a check run/suite reports on. A fork's head comes with `pull_requests: []`: its PR is the
+    one the bot validated at that commit (from the store, no request)."""
+    repository = event.data["repository"]
+    named = item.get("pull_requests") or []
+    if named:
+        return _pr_numbers(named, repository.get("id"))
+    owner, name = repository["owner"]["login"], repository["name"]
+    return await ctx.validated_pulls_at_commit(owner, name, item["head_sha"])
+
+
 @router.register("check_run", action="completed")
 async def on_check_run(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    repo_id = event.data["repository"].get("id")
-    await _schedule(ctx, event, _pr_numbers(event.data["check_run"].get("pull_requests"), repo_id))
+    await _schedule(ctx, event, await _check_event_pulls(ctx, event, event.data["check_run"]))
 
 
 @router.register("check_suite", action="completed")
 async def on_check_suite(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    repo_id = event.data["repository"].get("id")
-    await _schedule(ctx, event, _pr_numbers(event.data["check_suite"].get("pull_requests"), repo_id))
+    await _schedule(ctx, event, await _check_event_pulls(ctx, event, event.data["check_suite"]))
 
 
 @router.register("status")
@@ -68,8 +77,15 @@ async def on_status(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> No
 @router.register("pull_request", action="synchronize")
 async def on_push(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
     """A push withdraws a merge request given for an older head, then the PR is evaluated again."""
-    full_name = event.data["repository"]["full_name"]
-    await ctx.services.merge.withdraw_on_push(gh, full_name, event.data["pull_request"])
+    repository = event.data["repository"]
+    number = int(event.data["pull_request"]["number"])
+    try:
+        fresh = await ctx.pull_request(repository["owner"]["login"], repository["name"], number)  # not the payload's
+    except BadRequest as exc:
+        if exc.status_code != 404:
+            raise
+        return  # the pull request is gone
+    await ctx.services.merge.withdraw_on_push(gh, repository["full_name"], fresh)
     await _schedule(ctx, event, [int(event.data["pull_request"]["number"])])
 
 

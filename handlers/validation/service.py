@@ -38,6 +38,7 @@ from config.schema import RepoConfig
 from handlers.validation.gate import Hold, PullState, Run, decide_validation
 from handlers.validation.limits import SnapshotCaps, within_caps
 from validators.git_source import GitCache
+from validators.image_policy import DEFAULT_ALLOWED_IMAGES
 from validators.outcome import CHECK_NAMES, STAGES, ValidationReport
 from validators.pipeline import ValidationRequest, validate
 from validators.snapshot import INSTANCE_LABEL, cleanup_leftovers
@@ -111,6 +112,8 @@ class ValidationService:
     max_browsers: int = 2
     #: the operator's caps on resources and timeouts (SNAPSHOT_MAX_*)
     caps: SnapshotCaps | None = None
+    #: the images a snapshot may start from (SNAPSHOT_ALLOWED_IMAGES, globs)
+    allowed_images: tuple[str, ...] = DEFAULT_ALLOWED_IMAGES
     _browsers: asyncio.Semaphore = field(init=False)
     _docker: docker.DockerClient | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -177,23 +180,25 @@ class ValidationService:
             installation_id=installation_id, state="held" if isinstance(decision, Hold) else "queued",
             trigger=trigger,
         )
-        ids = await self._create_check_runs(gh, owner, name, record, config, decision)
+        ids = await self._create_check_runs(gh, owner, name, record, config, decision, pr.get("html_url"))
         record = await self.store.update(record.id, check_runs=ids)
         if isinstance(decision, Run):
-            await self.jobs.enqueue(JOB, {"validation_id": record.id, "base_ref": pr["base"]["ref"]},
+            await self.jobs.enqueue(JOB, {"validation_id": record.id, "base_ref": pr["base"]["ref"],
+                                          "repo_id": (pr["base"].get("repo") or {}).get("id")},
                                     key=job_key(repo, number, sha), tenant=str(installation_id))
         return record
 
 
     async def _create_check_runs(
         self, gh: GitHubAPI, owner: str, repo: str, record: ValidationRecord, config: RepoConfig,
-        decision: Run | Hold,
+        decision: Run | Hold, pull_url: str | None = None,
     ) -> dict[str, int]:
         def body(stage: str) -> dict[str, Any]:
             base: dict[str, Any] = {"name": CHECK_NAMES[stage], "head_sha": record.head_sha, "external_id": record.id}
             if isinstance(decision, Hold):
+                held = {"details_url": pull_url} if pull_url else {}  # where a maintainer says ok-to-test
                 return {
-                    **base, "status": "completed", "conclusion": "action_required", "completed_at": now_iso(),
+                    **base, **held, "status": "completed", "conclusion": "action_required", "completed_at": now_iso(),
                     "output": check_runs.output("Waiting for a maintainer's approval", decision.reason),
                     "actions": [APPROVE],
                 }
@@ -271,6 +276,7 @@ class ValidationService:
             extra_labels={INSTANCE_LABEL: self.instance},
             # an approved commit is code that needed approval: it shares no cache with trusted runs
             shared_caches=await self.store.approved_by(record.repo, record.head_sha) is None,
+            repo_id=job.payload.get("repo_id"), allowed_images=self.allowed_images,
         )
         report = await validate(request, reporter)
         record = await self.store.update(record.id, state="done", report=report.to_json(), passed=report.passed,
@@ -288,13 +294,15 @@ class ValidationService:
             return None
         artifacts = self.artifacts
 
-        async def run(base_url: str, cfg: RepoConfig, validation_id: str) -> Any:
+        async def run(base_url: str, cfg: RepoConfig, validation_id: str, *, network: str | None = None,
+                      app_host: str | None = None) -> Any:
             async def save(name: str, data: bytes) -> str:
                 path = await asyncio.to_thread(artifacts.save, validation_id, name, data)
                 return artifacts.signed_url(validation_id, path.name)
 
             async with self._browsers:
-                return await evaluate(base_url, cfg.web_eval, save, self.chromium_path, self.max_browsers)
+                return await evaluate(base_url, cfg.web_eval, save, self.chromium_path, self.max_browsers,
+                                      network=network, app_host=app_host)
 
         return run
 

@@ -48,8 +48,18 @@ async def validate_pr(ctx: EventContext, full_name: str, pr: dict[str, Any], tri
 @router.register("pull_request", action="reopened")
 @router.register("pull_request", action="ready_for_review")
 async def on_pull_request(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    _, _, full_name = _repo(event)
-    await validate_pr(ctx, full_name, event.data["pull_request"], f"pull_request.{event.data['action']}")
+    """A delivery is not the present: a late or redelivered event about an older head must not cancel the
+    newer head's validation, so the PR is read fresh (once per event) and only its current head runs."""
+    owner, name, full_name = _repo(event)
+    sent = event.data["pull_request"]
+    fresh = await _current(ctx, owner, name, int(sent["number"]))
+    if fresh is None:
+        return
+    if fresh["head"]["sha"] != sent["head"]["sha"]:
+        log.info("event about %s, but the head is now %s: nothing to do", sent["head"]["sha"][:12],
+                 fresh["head"]["sha"][:12], extra={"repo": full_name, "pr": sent["number"]})
+        return
+    await validate_pr(ctx, full_name, fresh, f"pull_request.{event.data['action']}")
 
 
 @router.register("pull_request", action="closed")
@@ -59,19 +69,25 @@ async def on_closed(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> No
     await ctx.services.validation.cancel_older(gh, full_name, number, keep_sha=None)
 
 
+async def _current(ctx: EventContext, owner: str, name: str, number: int) -> dict[str, Any] | None:
+    """The pull request as GitHub has it now; None (logged) when it no longer exists."""
+    try:
+        return await ctx.pull_request(owner, name, number)
+    except BadRequest as exc:
+        if exc.status_code != 404:
+            raise
+        log.info("pull request #%s named by the event no longer exists", number)
+        return None
+
+
 async def _open_prs_for_sha(ctx: EventContext, owner: str, name: str, pulls: list[dict[str, Any]],
                             sha: str) -> list[dict[str, Any]]:
-    """The pull requests a check suite/run names that are still open at `sha` (a deleted one is skipped)."""
+    """The pull requests a check suite/run is about that are still open at `sha` (a deleted one is
+    skipped). A fork's head comes with `pull_requests: []`: its PRs are found from the commit."""
     result = []
-    for ref in pulls:
-        try:
-            pr = await ctx.pull_request(owner, name, int(ref["number"]))
-        except BadRequest as exc:
-            if exc.status_code == 404:
-                log.info("pull request #%s named by the event no longer exists", ref.get("number"))
-                continue
-            raise
-        if pr.get("state") == "open" and pr["head"]["sha"] == sha:
+    for number in await ctx.pulls_at_commit(owner, name, sha, pulls):
+        pr = await _current(ctx, owner, name, number)
+        if pr is not None and pr.get("state") == "open" and pr["head"]["sha"] == sha:
             result.append(pr)
     return result
 

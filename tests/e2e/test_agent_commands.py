@@ -247,7 +247,8 @@ _CREATE = "create_agent_run_v1_organizations__org_id__agent_run_post"
 async def test_a_restart_while_a_run_is_active_resumes_polling(
     issue: Thread, fake_codegen: FakeCodegen, start_bot: StartBot
 ) -> None:
-    fake_codegen.script("survive", [{"status": "ACTIVE"}] * 3 + [{"status": "COMPLETE", "result": "Survived."}])
+    # eight polls (about 0.8 s at this test's poll interval): long enough to see the run `running` and stop
+    fake_codegen.script("survive", [{"status": "ACTIVE"}] * 8 + [{"status": "COMPLETE", "result": "Survived."}])
     await issue.say("/codegen survive a restart")
     await issue.wait_for("running")
     await issue.bot.stop()

@@ -36,6 +36,21 @@ def install_everything_the_payloads_name(fake: FakeGitHub) -> None:
                 seen[installation_id].add(repo)
     for installation_id, repos in seen.items():
         fake.add_installation("octo", sorted(repos), installation_id=installation_id)
+    add_the_pull_requests_the_payloads_name(fake)
+
+
+def add_the_pull_requests_the_payloads_name(fake: FakeGitHub) -> None:
+    """The open pull requests the `pull_request` payloads describe (the handlers read a PR fresh before
+    acting on it), at the head the first payload of each names; the others then arrive as late ones."""
+    for path in all_payload_files():
+        data = json.loads(path.read_text())
+        pr, repo = data.get("pull_request"), (data.get("repository") or {}).get("full_name")
+        if path.parent.name != "pull_request" or not isinstance(pr, dict) or not repo or pr.get("state") != "open":
+            continue
+        if int(pr["number"]) in fake.add_repo(repo).pulls:
+            continue
+        fake.add_pull(repo, number=int(pr["number"]), head_sha=pr["head"]["sha"], head_ref=pr["head"]["ref"],
+                      base_ref=pr["base"]["ref"], user=pr["user"]["login"], draft=bool(pr.get("draft")))
 
 
 async def test_every_recorded_payload_is_acknowledged_and_handled_without_error(

@@ -186,7 +186,7 @@ async def test_a_head_that_moves_after_validation_is_never_merged(loop: Scenario
     await s.wait_done(sha)
     notice = await eventually(lambda: [c for c in comments(s, number) if "Did not merge" in c], within=30,
                               what="the 409 notice")
-    assert "head moved after validation (409)" in notice[0]
+    assert "head moved after validation (409: Head branch was modified" in notice[0]  # GitHub's own words
     assert len(s.fake.calls("pulls/merge")) == 1 and not merges(s)  # reported, never retried blindly
 
     moved = s.project.commit({"README.md": "pushed after validation\n"})

@@ -20,11 +20,11 @@ from urllib.parse import quote, urlencode
 
 from tests.fakes.github_auth import Credentials
 from tests.fakes.github_bodies import Bodies
-from tests.fakes.github_state import App, Repo, World
+from tests.fakes.github_state import App, Reaction, Repo, World
 
 DOCS = "https://docs.github.com/rest"
 JSON = "application/json; charset=utf-8"
-MAX_TEXT = 65535  # check run output fields, comment bodies
+MAX_TEXT = 65535  # check run output fields (UTF-8 bytes)
 
 T = TypeVar("T")
 
@@ -150,6 +150,18 @@ class Operations:
                 links.append(f'<{self._api_url()}{quote(call.path)}?{urlencode(query)}>; rel="{rel}"')
         headers = {"Link": ", ".join(links)} if links else {}
         return items[(page - 1) * per_page : page * per_page], headers
+
+    def _react(self, call: Call, reactions: list[Reaction]) -> Reply:
+        """A reaction on a comment: 201 when new, 200 with the existing one when the same user already left
+        the same reaction (docs.github.com "Create reaction for an issue comment")."""
+        login, _ = self._actor(call)
+        content = call.body["content"]
+        for reaction in reactions:
+            if reaction.user == login and reaction.content == content:
+                return Reply(200, self.bodies.reaction(reaction))
+        reaction = Reaction(self.world.ids.next_id(), content, login, self._now())
+        reactions.append(reaction)
+        return Reply(201, self.bodies.reaction(reaction))
 
     def _paged(self, call: Call, items: list[T], body: Callable[[T], Any]) -> Reply:
         """A 200 answer with one page of `items`, each turned into its body."""

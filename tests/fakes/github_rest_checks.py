@@ -1,8 +1,11 @@
 """REST handlers of the fake GitHub for CI results: check runs, their annotations, check suites, and
 commit statuses.
 
-Handlers enforce what GitHub enforces beyond the schema: at most 50 annotations per request, output texts
-of at most 65535 characters, columns only on single-line annotations, a conclusion for completed runs
+Handlers enforce what GitHub enforces beyond the schema: at most 50 annotations per request, output
+summary and text of at most 65535 **bytes** in UTF-8 (GitHub answers 422 "Only 65535 characters are
+allowed" but counts bytes: a summary of 30,000 "é" is refused — docs.github.com "Create a check run",
+`output.summary`: "Maximum length: 65535 characters", measured on the encoded body), columns only on
+single-line annotations, a conclusion for completed runs
 (and completed status for a conclusion), status descriptions of at most 140 characters, and only the app
 that created a check run may update it.
 
@@ -55,7 +58,7 @@ def _validate_check_body(run: CheckRun, body: dict[str, Any]) -> None:
         if len(annotations) > MAX_ANNOTATIONS:
             raise invalid(f"Only {MAX_ANNOTATIONS} annotations are allowed per request", "CheckRun", "annotations")
         for key in ("title", "summary", "text"):
-            if len(output.get(key) or "") > MAX_TEXT:
+            if len((output.get(key) or "").encode("utf-8")) > MAX_TEXT:
                 raise invalid(f"output.{key} is too long (maximum is {MAX_TEXT} characters)", "CheckRun", key)
         for a in annotations:
             if a["start_line"] != a["end_line"] and ("start_column" in a or "end_column" in a):

@@ -2,7 +2,8 @@
 
 Decisions:
 - A pull request is also an issue (same number), so these handlers serve pull requests too.
-- Comment bodies of more than 65535 characters are 422, like GitHub.
+- Comment bodies of more than 65536 characters (characters, not bytes) are 422, like GitHub
+  ("Body is too long (maximum is 65536 characters)").
 - Adding a label the repository lacks creates it (GitHub does); removing one the issue lacks is 404.
 - A reaction the same user already left is answered 200 with the existing one (201 when new).
 - Adding and removing labels records `labeled` / `unlabeled` events with the caller as `actor`, listed
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.github_rest_base import MAX_TEXT, Call, Handler, HttpError, Operations, Reply, invalid, lookup
-from tests.fakes.github_state import Comment, Issue, IssueEvent, Label, Reaction, Repo
+from tests.fakes.github_rest_base import Call, Handler, HttpError, Operations, Reply, invalid, lookup
+from tests.fakes.github_state import Comment, Issue, IssueEvent, Label, Repo
+
+MAX_COMMENT = 65536
 
 
 class IssueOperations(Operations):
@@ -47,7 +50,7 @@ class IssueOperations(Operations):
         )
 
     def _comment_text(self, body: dict[str, Any]) -> str:
-        if len(body["body"]) > MAX_TEXT:
+        if len(body["body"]) > MAX_COMMENT:
             raise invalid("Body is too long (maximum is 65536 characters)", "IssueComment", "body")
         return body["body"]
 
@@ -81,14 +84,7 @@ class IssueOperations(Operations):
 
     async def create_reaction(self, call: Call) -> Reply:
         _, comment = self._comment(call)
-        login, _ = self._actor(call)
-        content = call.body["content"]
-        for reaction in comment.reactions:
-            if reaction.user == login and reaction.content == content:
-                return Reply(200, self.bodies.reaction(reaction))
-        reaction = Reaction(self.world.ids.next_id(), content, login, self._now())
-        comment.reactions.append(reaction)
-        return Reply(201, self.bodies.reaction(reaction))
+        return self._react(call, comment.reactions)
 
     async def add_labels(self, call: Call) -> Reply:
         repo, issue = self._issue(call)

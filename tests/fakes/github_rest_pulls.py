@@ -8,6 +8,14 @@ Decisions:
   auto-merge, and (same-repository heads) gives the base branch the head branch's files.
 - `update-branch` simulates GitHub merging the base into the head: the head gets a new sha, and a
   "behind" pull request becomes "clean".
+- `mergeable` is null (and `mergeable_state` "unknown") while GitHub computes it: the next
+  `computing_reads` reads of a pull request answer so, then the real value (docs.github.com "Get a pull
+  request": "If the value is null, then GitHub has started a background job to compute the
+  mergeability. After giving the job time to complete, resubmit the request.").
+- `GET /repos/{o}/{r}/commits/{sha}/pulls` lists the open pull requests of this repository whose head is
+  that commit, forks' included (GitHub keeps every PR head as `refs/pull/N/head` of the base repository;
+  docs.github.com "List pull requests associated with a commit"). This is how a fork's check run, whose
+  `pull_requests` is always `[]`, is traced back to its pull request.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ class PullOperations(Operations):
             "pulls/list-reviews": self.list_reviews,
             "pulls/merge": self.merge,
             "pulls/update-branch": self.update_branch,
+            "repos/list-pull-requests-associated-with-commit": self.pulls_of_commit,
         }
 
     def _pull(self, call: Call) -> tuple[Repo, Pull]:
@@ -56,9 +65,20 @@ class PullOperations(Operations):
         pulls.sort(key=lambda p: p.number, reverse=q.get("direction", "desc") == "desc")
         return self._paged(call, pulls, lambda p: self._pull_body(repo, p, full=False))
 
+    async def pulls_of_commit(self, call: Call) -> Reply:
+        repo = self._repo(call)
+        sha = call.params["commit_sha"]
+        found = sorted((p for p in repo.pulls.values() if p.head_sha == sha and p.state == "open"),
+                       key=lambda p: p.number)
+        return self._paged(call, found, lambda p: self._pull_body(repo, p, full=False))
+
     async def get_pull(self, call: Call) -> Reply:
         repo, pull = self._pull(call)
-        return Reply(200, self._pull_body(repo, pull, full=True))
+        body = self._pull_body(repo, pull, full=True)
+        if pull.computing_reads > 0:
+            pull.computing_reads -= 1
+            body.update(mergeable=None, rebaseable=None, mergeable_state="unknown")
+        return Reply(200, body)
 
     async def list_files(self, call: Call) -> Reply:
         repo, pull = self._pull(call)

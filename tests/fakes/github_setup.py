@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tests.fakes.github_rest_review_comments import ReviewComment
 from tests.fakes.github_state import (
     App,
     CheckRun,
@@ -190,6 +191,18 @@ class GitHubSetup:
         issue.events.append(IssueEvent(self.world.ids.next_id(), "unlabeled" if remove else "labeled", actor,
                                        name, now))
         issue.updated_at = now
+
+    def add_review_comment(
+        self, full_name: str, number: int, body: str, *, user: str = "octocat", path: str = "README.md",
+        line: int = 1,
+    ) -> ReviewComment:
+        """A review comment someone wrote on a line of pull request `number`'s diff (a new thread)."""
+        pull = self.repo(full_name).pulls[number]
+        kind = "Bot" if user.endswith("[bot]") else "User"
+        comment = ReviewComment(self.world.ids.next_id(), full_name, number, body, user, kind, path, line,
+                                pull.head_sha, self.world.clock())
+        self.world.review_comments[comment.id] = comment
+        return comment
 
     def set_permission(self, full_name: str, user: str, role: str) -> None:
         """role: admin, maintain, write, triage, read or none."""

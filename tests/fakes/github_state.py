@@ -168,6 +168,8 @@ class Pull:
     draft: bool = False
     mergeable: bool | None = True
     mergeable_state: str = "clean"
+    #: reads that still answer `mergeable: null` ("unknown") while GitHub computes it in the background
+    computing_reads: int = 0
     merged: bool = False
     merged_by: str | None = None
     merged_at: float | None = None
@@ -335,6 +337,8 @@ class World:
     tokens: dict[str, Token] = field(default_factory=dict)
     repos: dict[str, Repo] = field(default_factory=dict)  # full name -> Repo
     comments: dict[int, Comment] = field(default_factory=dict)
+    #: pull request review comments (tests/fakes/github_rest_review_comments.py), a separate id space
+    review_comments: dict[int, Any] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     check_suites: dict[int, CheckSuite] = field(default_factory=dict)
     manifest_codes: dict[str, App] = field(default_factory=dict)

@@ -7,7 +7,6 @@ A merge request or approval given at one head must not carry over to a commit pu
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,8 +15,7 @@ from handlers.merge.decide import CheckResult, CheckSources, trusted_checks
 from tests.fakes.github import FakeGitHub
 from tests.support.bot_fixtures import RunningBot
 from tests.support.eventually import eventually
-from tests.support.payloads import issue_comment_event, pull_request_event, repository
-from tests.support.webhooks import payload
+from tests.support.payloads import check_run_event, issue_comment_event, pull_request_event
 
 OURS, ACTIONS, OTHER = 101, 15368, 999
 SOURCES = CheckSources(own_app_id=OURS, apps={"ci/lint": ACTIONS})
@@ -54,17 +52,6 @@ REPO = "octo-org/app"
 StartBot = Callable[..., Awaitable[RunningBot]]
 
 
-def check_run_completed(fake: FakeGitHub, inst_id: int, pull: Any, run: Any) -> dict[str, Any]:
-    event = copy.deepcopy(payload("check_run/completed"))
-    repository(event, REPO)
-    event["installation"] = {"id": inst_id}
-    event["repository"]["id"] = fake.repo(REPO).id
-    event["check_run"].update(id=run.id, name=run.name, head_sha=pull.head_sha, status="completed",
-                              conclusion=run.conclusion)
-    event["check_run"]["pull_requests"] = [{"number": pull.number, "base": {"repo": {"id": fake.repo(REPO).id}}}]
-    return event
-
-
 async def validated_pull(fake: FakeGitHub, bot: RunningBot, inst_id: int) -> Any:
     """A PR whose head passed our validation, with our `codegen/test` check run."""
     pull = fake.add_pull(REPO, head_ref="feature")
@@ -89,7 +76,7 @@ async def test_another_apps_failing_codegen_check_does_not_block_the_merge(
     bot = await start_bot()
     pull = await validated_pull(fake_github, bot, inst.id)
     spoof = fake_github.add_check_run(REPO, pull.head_sha, "codegen/test", conclusion="failure", app_slug="evil-ci")
-    await bot.deliver("check_run", check_run_completed(fake_github, inst.id, pull, spoof))
+    await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, spoof, pull_numbers=[pull.number]))
     await eventually(lambda: fake_github.calls("pulls/merge"), within=15, what="the merge")
     assert fake_github.calls("pulls/merge")[0].json["sha"] == pull.head_sha
 
@@ -104,11 +91,11 @@ async def test_a_check_tied_to_an_app_is_not_satisfied_by_another(
                          f"  required_checks: [codegen/test, ci/lint]\n  check_apps: {{ci/lint: {actions}}}\n")
     pull = await validated_pull(fake_github, bot, inst.id)
     spoof = fake_github.add_check_run(REPO, pull.head_sha, "ci/lint", app_slug="evil-ci")
-    await bot.deliver("check_run", check_run_completed(fake_github, inst.id, pull, spoof))
+    await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, spoof, pull_numbers=[pull.number]))
     await settle(bot)
     assert fake_github.calls("pulls/merge") == []
     real = fake_github.add_check_run(REPO, pull.head_sha, "ci/lint", app_slug="github-actions")
-    await bot.deliver("check_run", check_run_completed(fake_github, inst.id, pull, real))
+    await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, real, pull_numbers=[pull.number]))
     await eventually(lambda: fake_github.calls("pulls/merge"), within=15, what="the merge")
 
 
@@ -133,7 +120,7 @@ async def test_a_push_withdraws_a_merge_request_given_at_the_older_head(
     await store.update(record.id, passed=True)
     fake_github.add_check_run(REPO, pull.head_sha, "codegen/test", app_slug=fake_github.app_slug)
     lint = fake_github.add_check_run(REPO, pull.head_sha, "ci/lint")
-    await bot.deliver("check_run", check_run_completed(fake_github, inst.id, pull, lint))
+    await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, lint, pull_numbers=[pull.number]))
     await settle(bot)
     assert fake_github.calls("pulls/merge") == []
     said = [c.body for c in fake_github.world.comments.values() if c.issue_number == pull.number]
@@ -193,7 +180,7 @@ async def test_the_automerge_label_counts_only_while_its_last_adder_has_write_pe
     fake_github.label_issue(REPO, pull.number, "codegen: automerge", actor="visitor", remove=True)
     fake_github.label_issue(REPO, pull.number, "codegen: automerge", actor="visitor")
     ours = next(r for r in fake_github.world.check_runs.values() if r.name == "codegen/test")
-    await bot.deliver("check_run", check_run_completed(fake_github, inst.id, pull, ours))
+    await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, ours, pull_numbers=[pull.number]))
     await settle(bot)
     assert fake_github.calls("pulls/merge") == []
     fake_github.label_issue(REPO, pull.number, "codegen: automerge", actor="maintainer", remove=True)

@@ -72,3 +72,53 @@ def issue_comment_event(
     data["comment"]["created_at"] = data["comment"]["updated_at"] = iso(comment.created_at)
     data["sender"]["login"] = user
     return data
+
+
+def review_comment_event(
+    fake: FakeGitHub, full_name: str, number: int, installation_id: int, body: str, *, user: str = "octocat",
+) -> dict[str, Any]:
+    """`pull_request_review_comment/created` for a new review comment (a new thread) on the fake's PR."""
+    data = copy.deepcopy(payload("pull_request_review_comment/created"))
+    repository(data, full_name)
+    data["installation"] = {"id": installation_id}
+    data["pull_request"]["number"] = number
+    comment = fake.add_review_comment(full_name, number, body, user=user)
+    data["comment"].update(id=comment.id, body=body, created_at=iso(comment.created_at))
+    data["comment"]["user"]["login"] = user
+    data["comment"]["user"]["type"] = "User"
+    data["sender"]["login"] = user
+    return data
+
+
+def review_event(
+    fake: FakeGitHub, full_name: str, number: int, installation_id: int, body: str, *, user: str = "octocat",
+) -> dict[str, Any]:
+    """`pull_request_review/submitted` whose review body is `body`, on the fake's PR."""
+    data = copy.deepcopy(payload("pull_request_review/submitted"))
+    repository(data, full_name)
+    data["installation"] = {"id": installation_id}
+    data["pull_request"]["number"] = number
+    review = fake.add_review(full_name, number, user=user, state="COMMENTED", body=body)
+    data["review"].update(id=review.id, body=body, submitted_at=iso(review.submitted_at))
+    data["review"]["user"]["login"] = user
+    data["review"]["user"]["type"] = "User"
+    data["sender"]["login"] = user
+    return data
+
+
+def check_run_event(
+    fake: FakeGitHub, full_name: str, installation_id: int, run: Any, action: str = "completed",
+    pull_numbers: list[int] | None = None, **extra: Any,
+) -> dict[str, Any]:
+    """`check_run/<action>` for the fake's check run `run`. `pull_numbers` fills `pull_requests` (each with
+    this repository as its base); None leaves it empty, as GitHub sends it for a fork's head."""
+    data = copy.deepcopy(payload(f"check_run/{action}"))
+    repository(data, full_name)
+    repo_id = fake.repo(full_name).id
+    data["installation"] = {"id": installation_id}
+    data["repository"]["id"] = repo_id
+    pulls = [{"number": n, "base": {"repo": {"id": repo_id}}} for n in pull_numbers or []]
+    data["check_run"].update(id=run.id, name=run.name, head_sha=run.head_sha, status="completed",
+                             conclusion=run.conclusion, pull_requests=pulls)
+    data.update(extra)
+    return data

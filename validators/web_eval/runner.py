@@ -1,15 +1,21 @@
 """Check the deployed app in Chromium: every `web_eval.pages` entry and every `web_eval.flows` flow.
 
 Decisions:
-- One browser per validation, one browser context per page and per flow (no shared cookies or storage).
+- The browser is never on the bot's host: Chromium runs in its own container next to the app and
+  Playwright drives it over DevTools (validators/web_eval/container.py); only the app's origin can be
+  reached (validators/web_eval/origin.py).
+- One browser per validation, one browser context per page and per flow (no shared cookies or storage),
+  service workers blocked, downloads refused.
 - Chromium's own request for `/favicon.ico` is not the page's: its 404 is ignored.
 - A page passes when its HTTP status matches (`status`, default any 2xx), its `text` and `selector` are
   present, and nothing went wrong while it loaded: no console error, no uncaught page error, no failed
-  request (4xx/5xx answer or aborted) — a broken image is a broken page.
+  request (4xx/5xx answer or aborted) and no blocked one (another origin) — a broken image is a broken page.
 - A flow runs its steps in order under `timeout_seconds`; each step waits at most 10 s (or what is left).
   The first failing step stops the flow; the step and the reason are reported.
 - A failing page or flow gets a screenshot automatically; every flow records a Playwright trace, kept
   when the flow fails. Both go to the artifact store (signed URLs) or, from the CLI, to a local folder.
+  No screenshot is ever taken of a page that is not at the app's origin (a blocked navigation leaves the
+  tab on Chromium's error page): the automatic one is left out, a `screenshot` step fails.
 - Timings: `domcontentloaded` and `load` from the navigation timing entry, largest contentful paint
   when Chromium reports it.
 """
@@ -18,22 +24,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from config.schema import FlowStep, WebEvalConfig, WebFlow, WebPage
 from validators.outcome import StageOutcome
 from validators.web_eval.artifacts import safe_name
+from validators.web_eval.container import CHROMIUM_FLAGS, BrowserUnavailable, browser_sandbox
+from validators.web_eval.origin import OriginGuard
+from validators.web_eval.results import ItemResult, outcome, problems, reason
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
-]
+__all__ = ["CHROMIUM_FLAGS", "ItemResult", "SaveArtifact", "WebEvaluation", "evaluate", "outcome"]
+
+log = logging.getLogger(__name__)
+
 STEP_TIMEOUT = 10.0
-MAX_CONSOLE_LINES = 20
 
 #: saves an artifact and returns the link to show for it: (name, bytes) -> url or path
 SaveArtifact = Callable[[str, bytes], Awaitable[str]]
@@ -55,28 +63,9 @@ class StepFailed(Exception):
     pass
 
 
-@dataclass
-class ItemResult:
-    kind: str  # "page" | "flow"
-    name: str
-    passed: bool = True
-    failing_step: str | None = None
-    reason: str | None = None
-    status: int | None = None
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    timings: dict[str, float | None] = field(default_factory=dict)
-    screenshots: list[str] = field(default_factory=list)
-    trace: str | None = None
-    duration: float = 0.0
+def _watch(page: Any, result: ItemResult, base: str, guard: OriginGuard) -> None:
+    """Console and page errors, and failed requests to the app (another origin's are `blocked_requests`)."""
 
-    def fail(self, step: str, reason: str) -> None:
-        if self.passed:
-            self.passed, self.failing_step, self.reason = False, step, reason
-
-
-def _watch(page: Any, result: ItemResult, base: str) -> None:
     def on_console(message: Any) -> None:
         # Chromium also logs every failed request as "Failed to load resource": those are tracked, with
         # their URL, as failed requests, so they are not counted twice (and never for /favicon.ico)
@@ -84,11 +73,12 @@ def _watch(page: Any, result: ItemResult, base: str) -> None:
             result.console_errors.append(message.text[:500])
 
     def on_response(response: Any) -> None:
-        if response.status >= 400 and not _favicon(response.url):
+        if response.status >= 400 and not _favicon(response.url) and not guard.foreign(response.url):
             result.failed_requests.append(f"{response.status} {_short(response.url, base)}")
 
     def on_failed(request: Any) -> None:
-        result.failed_requests.append(f"{request.failure or 'failed'} {_short(request.url, base)}")
+        if not guard.foreign(request.url):
+            result.failed_requests.append(f"{request.failure or 'failed'} {_short(request.url, base)}")
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: result.page_errors.append(str(error)[:500]))
@@ -113,23 +103,17 @@ async def _timings(page: Any) -> dict[str, float | None]:
     return {k: (round(v, 1) if isinstance(v, int | float) else None) for k, v in raw.items()}
 
 
-def _problems(result: ItemResult) -> str | None:
-    if result.page_errors:
-        return f"uncaught error: {result.page_errors[0]}"
-    if result.failed_requests:  # before the console: Chromium logs each failed request there too, less precisely
-        return f"failed request: {result.failed_requests[0]}"
-    if result.console_errors:
-        return f"console error: {result.console_errors[0]}"
-    return None
-
-
 class WebEvaluation:
-    def __init__(self, base_url: str, config: WebEvalConfig, save: SaveArtifact, chromium_path: str,
-                 max_concurrent: int = 2) -> None:
-        self.base = base_url.rstrip("/")
+    """The pages and flows of one config, against the app at `app_url`, in the browser at `cdp_url`."""
+
+    def __init__(self, app_url: str, config: WebEvalConfig, save: SaveArtifact, cdp_url: str,
+                 max_concurrent: int = 2, on_connected: Callable[[], None] | None = None) -> None:
+        self.base = app_url.rstrip("/")
+        self.guard = OriginGuard(self.base)
         self.config = config
         self._save = save
-        self.chromium_path = chromium_path
+        self.cdp_url = cdp_url
+        self._on_connected = on_connected
         self.limit = asyncio.Semaphore(max(1, max_concurrent))
 
     async def save(self, name: str, data: bytes) -> str:
@@ -139,8 +123,9 @@ class WebEvaluation:
         from playwright.async_api import async_playwright
 
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=self.chromium_path, args=CHROMIUM_FLAGS,
-                                                       headless=True)
+            browser = await playwright.chromium.connect_over_cdp(self.cdp_url, timeout=30_000)
+            if self._on_connected is not None:
+                self._on_connected()
             try:
                 jobs = [self._page(browser, p) for p in self.config.pages]
                 jobs += [self._flow(browser, f) for f in self.config.flows]
@@ -148,32 +133,43 @@ class WebEvaluation:
             finally:
                 await browser.close()
 
-    async def _context(self, browser: Any) -> Any:
+    async def _context(self, browser: Any, result: ItemResult) -> Any:
         width, height = self.config.size
-        return await browser.new_context(viewport={"width": width, "height": height}, ignore_https_errors=True)
+        context = await browser.new_context(viewport={"width": width, "height": height}, ignore_https_errors=True,
+                                            service_workers="block", accept_downloads=False)
+        try:
+            await self.guard.install(context, result)
+        except Exception:
+            await context.close()
+            raise
+        return context
 
     async def _screenshot(self, page: Any, result: ItemResult, name: str) -> None:
+        """The automatic screenshot of a failure: only of a page at the app's origin."""
+        if not self.guard.shows_app(page):
+            return
         with contextlib.suppress(Exception):
             data = await page.screenshot(full_page=True, timeout=5_000)
-            result.screenshots.append(await self.save(f"{name}.png", data))
+            if self.guard.shows_app(page):  # (still: nothing navigated away while it was taken)
+                result.screenshots.append(await self.save(f"{name}.png", data))
 
     async def _page(self, browser: Any, spec: WebPage) -> ItemResult:
         result = ItemResult("page", spec.path)
         async with self.limit:
             started = time.monotonic()
-            context = await self._context(browser)
+            context = await self._context(browser, result)
             try:
                 page = await context.new_page()
                 page.set_default_timeout(spec.timeout_seconds * 1000)
-                _watch(page, result, self.base)
+                _watch(page, result, self.base, self.guard)
                 try:
                     response = await page.goto(urljoin(self.base + "/", spec.path.lstrip("/")), wait_until="load",
                                                timeout=spec.timeout_seconds * 1000)
                     result.status = response.status if response is not None else None
                     result.timings = await _timings(page)  # (its 30 ms wait also lets late console errors in)
                     await self._check_page(page, spec, result)
-                except Exception as exc:  # navigation timeout, connection refused, ...
-                    result.fail("load", _reason(exc))
+                except Exception as exc:  # navigation timeout, connection refused, a blocked redirect...
+                    result.fail("load", problems(result) if result.blocked_requests else reason(exc))
                 if not result.passed:
                     await self._screenshot(page, result, f"page-{spec.path}")
             finally:
@@ -191,7 +187,7 @@ class WebEvaluation:
             result.fail("selector", f"no element matches `{spec.selector}`")
         if spec.text and spec.text not in await page.inner_text("body"):
             result.fail("text", f"the text {spec.text!r} is not on the page")
-        problem = _problems(result)
+        problem = problems(result)
         if problem:
             result.fail("load", problem)
 
@@ -199,10 +195,10 @@ class WebEvaluation:
         result = ItemResult("flow", flow.name)
         async with self.limit:
             started = time.monotonic()
-            context = await self._context(browser)
+            context = await self._context(browser, result)
             await context.tracing.start(screenshots=True, snapshots=True)
             page = await context.new_page()
-            _watch(page, result, self.base)
+            _watch(page, result, self.base, self.guard)
             deadline = started + flow.timeout_seconds
             index = 0
             try:
@@ -220,7 +216,8 @@ class WebEvaluation:
             except StepFailed as exc:
                 result.fail(_label(flow.steps[index - 1], index), str(exc))
             except Exception as exc:
-                result.fail(_label(flow.steps[index - 1], index) if index else "start", _reason(exc))
+                failure = problems(result) if result.blocked_requests else reason(exc)
+                result.fail(_label(flow.steps[index - 1], index) if index else "start", failure)
             try:
                 if not result.passed:
                     await self._screenshot(page, result, f"flow-{flow.name}-failed")
@@ -242,7 +239,8 @@ class WebEvaluation:
             try:
                 await context.tracing.stop(path=str(path))
                 data = await asyncio.to_thread(path.read_bytes)
-            except Exception:
+            except Exception as exc:
+                log.warning("the trace of flow %r could not be kept: %s", name, reason(exc))
                 return None
         return await self.save(f"flow-{name}-trace.zip", data)
 
@@ -272,10 +270,12 @@ class WebEvaluation:
             except Exception:
                 raise StepFailed(f"the page is {_short(page.url, self.base)}, expected {expected}") from None
         elif kind == "expect_no_console_errors":
-            problem = _problems(result)
+            problem = problems(result)
             if value and problem:
                 raise StepFailed(problem)
         elif kind == "screenshot":
+            if not self.guard.shows_app(page):
+                raise StepFailed(f"the page is {page.url[:200]}, not the app: no screenshot is taken of it")
             data = await page.screenshot(full_page=True)
             result.screenshots.append(await self.save(f"flow-{flow}-{value}.png", data))
         elif kind == "press":
@@ -295,51 +295,28 @@ def _label(step: FlowStep, index: int) -> str:
     return f"{index}. {step.kind}: {shown}"
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
 
 
-def outcome(items: list[ItemResult], duration: float) -> StageOutcome:
-    """The `codegen/web-eval` check run's content."""
-    failed = [i for i in items if not i.passed]
+async def evaluate(base_url: str, config: WebEvalConfig, save: SaveArtifact, chromium_path: str = "/usr/bin/chromium",
+                   max_concurrent: int = 2, *, network: str | None = None, app_host: str | None = None
+                   ) -> StageOutcome:
+    """Evaluate the app at `base_url` in a browser container (see validators/web_eval/container.py).
 
-    def ms(value: float | None) -> str:
-        return f"{value:.0f} ms" if isinstance(value, int | float) else "—"
-
-    rows = ["| | page / flow | status | DCL | load | LCP | time |", "|---|---|---|---|---|---|---|"]
-    for item in items:
-        mark = "✅" if item.passed else "❌"
-        t = item.timings
-        rows.append(f"| {mark} | {item.kind} `{item.name}` | {item.status or '—'} | {ms(t.get('dcl'))} |"
-                    f" {ms(t.get('load'))} | {ms(t.get('lcp'))} | {item.duration:.1f} s |")
-    parts = ["\n".join(rows)]
-    for item in failed:
-        lines = [f"### ❌ {item.kind} `{item.name}`", f"Failing step: `{item.failing_step}` — {item.reason}"]
-        lines += [f"![{item.name}]({url})" for url in item.screenshots[:3]]
-        if item.trace:
-            lines.append(f"[Playwright trace]({item.trace}) (open it with `playwright show-trace`)")
-        parts.append("\n\n".join(lines))
-    text_lines: list[str] = []
-    for item in items:
-        for line in (item.page_errors + item.console_errors + item.failed_requests)[:MAX_CONSOLE_LINES]:
-            text_lines.append(f"[{item.kind} {item.name}] {line}")
-    conclusion = "failure" if failed else "success"
-    title = (f"web-eval: {len(failed)} of {len(items)} page(s)/flow(s) failed" if failed
-             else f"web-eval: {len(items)} page(s)/flow(s) passed")
-    return StageOutcome(
-        "web-eval", conclusion, title, "\n\n".join(parts), text="\n".join(text_lines) or None,
-        duration=duration, details={"items": [asdict(i) for i in items]},
-    )
-
-
-async def evaluate(base_url: str, config: WebEvalConfig, save: SaveArtifact, chromium_path: str,
-                   max_concurrent: int = 2) -> StageOutcome:
+    `network`/`app_host`: the snapshot's internal network and the app's name on it (the app is then
+    `http://{app_host}:{port of base_url}`); without them the app is the snapshot publishing `base_url`'s
+    port on 127.0.0.1. `chromium_path` is Chromium's path inside the browser image.
+    """
     started = time.monotonic()
     try:
-        items = await WebEvaluation(base_url, config, save, chromium_path, max_concurrent).run()
+        async with browser_sandbox(base_url, chromium_path, network=network, app_host=app_host) as sandbox:
+            evaluation = WebEvaluation(sandbox.app_url, config, save, sandbox.cdp_url, max_concurrent,
+                                       on_connected=sandbox.connected)
+            items = await evaluation.run()
+    except BrowserUnavailable as exc:
+        return StageOutcome("web-eval", "failure", "web-eval: the browser could not run", f"{exc}",
+                            duration=time.monotonic() - started)
     except Exception as exc:
         return StageOutcome("web-eval", "failure", "web-eval: the browser could not run",
-                            f"Chromium could not be started or crashed: `{_reason(exc)}`",
+                            f"Chromium could not be started or crashed: `{reason(exc)}`",
                             duration=time.monotonic() - started)
     return outcome(items, time.monotonic() - started)

@@ -14,6 +14,7 @@ from handlers.merge.decide import (
     NotAsked,
     PullSnapshot,
     Review,
+    UpdateBranch,
     Wait,
     decide_merge,
     standing_change_requests,
@@ -143,3 +144,21 @@ def test_a_later_approval_or_dismissal_clears_a_change_request() -> None:
 def test_extra_passing_checks_do_not_matter_and_a_failed_optional_check_does_not_block() -> None:
     pr = replace(READY, checks={**READY.checks, "other/optional": CheckResult("other/optional", "failure")})
     assert isinstance(decide_merge(pr, POLICY), Merge)
+
+
+def test_unreadable_protection_is_said_in_the_notice_never_taken_as_none() -> None:
+    waiting = decide_merge(replace(READY, validated_sha=None, protection_readable=False), POLICY)
+    assert isinstance(waiting, Wait) and "branch protection could not be read" in waiting.waiting_for[-1]
+    assert decide_merge(replace(READY, protection_readable=False), POLICY) == decide_merge(READY, POLICY)
+
+
+def test_a_branch_behind_its_base_blocks_or_is_updated() -> None:
+    behind = replace(READY, mergeable_state="behind")
+    blocked = decide_merge(behind, POLICY)
+    assert isinstance(blocked, Blocked) and "behind the base branch" in blocked.reasons[0]
+    assert decide_merge(behind, replace(POLICY, update_branch=True)) == UpdateBranch(SHA)
+
+
+def test_a_merge_github_blocks_waits_and_says_so() -> None:
+    waiting = decide_merge(replace(READY, mergeable_state="blocked"), POLICY)
+    assert isinstance(waiting, Wait) and "GitHub to unblock it" in waiting.waiting_for[0]

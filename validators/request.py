@@ -1,0 +1,56 @@
+"""What one validation is asked to check: the commit, its config and tree, and where to run it.
+
+`ValidationRequest` is the input of `validators.pipeline.validate` (and is importable from there); the stage
+modules under `validators/stages/` read it too, which is why it lives apart from the orchestration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import docker
+
+from config.schema import RepoConfig
+from validators.image_policy import DEFAULT_ALLOWED_IMAGES
+from validators.outcome import StageOutcome
+
+
+class WebEval(Protocol):
+    """The optional stage run after a healthy deploy.
+
+    `base_url` is where the bot, on the host, reaches the app (its address on the snapshot's internal
+    network); `network` is that network's name and `app_host` the app's name on it, for a browser that runs
+    in a container joined to it.
+    """
+
+    def __call__(self, base_url: str, config: RepoConfig, validation_id: str, *, network: str | None = None,
+                 app_host: str | None = None) -> Awaitable[StageOutcome]: ...
+
+
+@dataclass
+class ValidationRequest:
+    validation_id: str
+    repo: str
+    sha: str
+    config: RepoConfig
+    source_tar: bytes
+    #: changed files (path → content, None when deleted) for the analysis stage
+    changed_files: Mapping[str, bytes | None]
+    docker: docker.DockerClient
+    ca_bundle: Path | None = None
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    web_eval: WebEval | None = None
+    #: False for code a maintainer approved with `/codegen ok-to-test` (a fork's PR from a non-collaborator):
+    #: such code may read nothing it could poison for later runs, so it gets no dependency cache volumes and
+    #: never writes a `snapshot.cache_setup` image (it may still start from one that trusted code wrote)
+    shared_caches: bool = True
+    #: the repository's numeric GitHub id: the key of its caches and images (else a hash of `repo`)
+    repo_id: int | None = None
+    #: the operator's allow-list of images (`SNAPSHOT_ALLOWED_IMAGES`, globs; validators/image_policy.py)
+    allowed_images: tuple[str, ...] = DEFAULT_ALLOWED_IMAGES
+    #: False only where running without the snapshot firewall is acceptable and said (`codegen-bot validate`
+    #: by a user who is not root); the bot always requires it
+    firewall_required: bool = True
