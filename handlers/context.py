@@ -97,9 +97,9 @@ class EventContext:
         {repo}/commits/{sha}/pulls`, once per event)."""
         if named:
             return [int(pr["number"]) for pr in named]
-        recorded = await self.services.validation.store.latest_for_sha(f"{owner}/{repo}", sha)
-        if recorded is not None and recorded.pr_number is not None:
-            return [recorded.pr_number]
+        validated = await self.validated_pulls_at_commit(owner, repo, sha)
+        if validated:
+            return validated
 
         async def fetch() -> list[int]:
             numbers: list[int] = []

@@ -44,10 +44,7 @@ async def test_a_fork_prs_merge_is_re_evaluated_when_other_ci_finishes(
     fake_github.set_file(REPO, ".github/codegen.yml", "merge: {auto_merge: true, required_checks: [ci/test]}\n")
     pull = fake_github.add_pull(REPO, user="maintainer", head_repo="octo-org-bot/app")
     bot = await start_bot()
-    store = bot.server.services.validation.store
-    record = await store.create(repo=REPO, pr_number=pull.number, head_sha=pull.head_sha, head_ref=pull.head_ref,
-                                clone_url=None, installation_id=inst.id, state="done", trigger="test")
-    await store.update(record.id, passed=True)
+    await bot.record_passed_validation(REPO, pull, inst.id)
     ci = fake_github.add_check_run(REPO, pull.head_sha, "ci/test")
     await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, ci))
     await eventually(lambda: fake_github.calls("pulls/merge"), within=15, what="the merge of the fork's PR")

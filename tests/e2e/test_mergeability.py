@@ -22,10 +22,7 @@ async def ready_pull(fake: FakeGitHub, bot: RunningBot, inst_id: int, config: st
     made = fake.add_pull(REPO, **pull)
     for i in range(statuses):
         fake.add_status(REPO, made.head_sha, f"lint/{i:02d}", "success")
-    store = bot.server.services.validation.store
-    record = await store.create(repo=REPO, pr_number=made.number, head_sha=made.head_sha, head_ref=made.head_ref,
-                                clone_url=None, installation_id=inst_id, state="done", trigger="test")
-    await store.update(record.id, passed=True)
+    await bot.record_passed_validation(REPO, made, inst_id)
     run = fake.add_check_run(REPO, made.head_sha, "ci/test")
     await bot.deliver("check_run", check_run_event(fake, REPO, inst_id, run, pull_numbers=[made.number]))
     return made

@@ -55,10 +55,7 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 async def validated_pull(fake: FakeGitHub, bot: RunningBot, inst_id: int) -> Any:
     """A PR whose head passed our validation, with our `codegen/test` check run."""
     pull = fake.add_pull(REPO, head_ref="feature")
-    store = bot.server.services.validation.store
-    record = await store.create(repo=REPO, pr_number=pull.number, head_sha=pull.head_sha, head_ref="feature",
-                                clone_url=None, installation_id=inst_id, state="done", trigger="test")
-    await store.update(record.id, passed=True)
+    await bot.record_passed_validation(REPO, pull, inst_id)
     fake.add_check_run(REPO, pull.head_sha, "codegen/test", app_slug=fake.app_slug)
     return pull
 
@@ -114,10 +111,7 @@ async def test_a_push_withdraws_a_merge_request_given_at_the_older_head(
     pull.head_sha = "c" * 40  # a new push: everything then passes on the new head
     await bot.deliver("pull_request", pull_request_event(fake_github, REPO, pull.number, inst.id, "synchronize"))
     await bot.drain()
-    store = bot.server.services.validation.store
-    record = await store.create(repo=REPO, pr_number=pull.number, head_sha=pull.head_sha, head_ref="feature",
-                                clone_url=None, installation_id=inst.id, state="done", trigger="test")
-    await store.update(record.id, passed=True)
+    await bot.record_passed_validation(REPO, pull, inst.id)
     fake_github.add_check_run(REPO, pull.head_sha, "codegen/test", app_slug=fake_github.app_slug)
     lint = fake_github.add_check_run(REPO, pull.head_sha, "ci/lint")
     await bot.deliver("check_run", check_run_event(fake_github, REPO, inst.id, lint, pull_numbers=[pull.number]))

@@ -48,6 +48,13 @@ class RunningBot:
         async with self.session.post(f"{self.url}/webhook", data=body, headers=all_headers) as resp:
             return resp.status, await resp.json(content_type=None)
 
+    async def record_passed_validation(self, repo: str, pull: Any, installation_id: int) -> None:
+        """The store says the PR's current head passed a validation (the snapshot itself is tested elsewhere)."""
+        store = self.server.services.validation.store
+        record = await store.create(repo=repo, pr_number=pull.number, head_sha=pull.head_sha, head_ref=pull.head_ref,
+                                    clone_url=None, installation_id=installation_id, state="done", trigger="test")
+        await store.update(record.id, passed=True)
+
     def setup_link(self) -> str:
         """The one-time setup link the bot printed on its console (only while the App is not configured)."""
         link = self.server.setup.setup_link(self.url)
