@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,11 +172,24 @@ def parse_extends(value: str, owner: str) -> tuple[str, str, str] | None:
     return match.group("owner") or owner, match.group("repo"), match.group("path") or CONFIG_PATH
 
 
-class RepoConfigLoader:
-    """Loads and caches the config in force for (owner, repo, ref)."""
+#: how old a remembered config may be when an event is judged without a request (`recent`)
+RECENT_MAX_AGE = 300.0
 
-    def __init__(self, fetch_file: FetchFile, cache_size: int = 2048) -> None:
+
+class RepoConfigLoader:
+    """Loads and caches the config in force for (owner, repo, ref).
+
+    `load` always asks GitHub (the answer tells whether the file changed). `recent` answers from the last
+    load of the same (owner, repo, ref) when it is at most `RECENT_MAX_AGE` seconds old, without a request:
+    it lets an event that concerns nobody (a check run of another app when nobody asked for a merge) cost
+    nothing. Decision: a config change is seen by such events at most five minutes late; every pull request
+    event, command and job still loads the config afresh."""
+
+    def __init__(self, fetch_file: FetchFile, cache_size: int = 2048,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch_file
+        self._clock = clock
+        self._recent: LRUCache[tuple[str, str, str | None], tuple[float, LoadedConfig]] = LRUCache(maxsize=cache_size)
         self._parsed: LRUCache[tuple[str, str, str], _Parsed] = LRUCache(maxsize=cache_size)
         self.parse_count = 0  # files parsed (not served from the cache); for tests and metrics
         self._shas: dict[str, str] = {}
@@ -196,8 +210,20 @@ class RepoConfigLoader:
             self._parsed[key] = parsed
         return name, parsed, fetched.blob_sha
 
+    def recent(self, owner: str, repo: str, ref: str | None, max_age: float = RECENT_MAX_AGE) -> LoadedConfig | None:
+        """The config the last `load` of (owner, repo, ref) found, if at most `max_age` seconds ago."""
+        found = self._recent.get((owner, repo, ref))
+        if found is None or self._clock() - found[0] > max_age:
+            return None
+        return found[1]
+
     async def load(self, owner: str, repo: str, ref: str | None, *, installation_id: int) -> LoadedConfig:
         """The config in force for `owner/repo` at `ref`, every file read as `installation_id`."""
+        loaded = await self._load(owner, repo, ref, installation_id=installation_id)
+        self._recent[(owner, repo, ref)] = (self._clock(), loaded)
+        return loaded
+
+    async def _load(self, owner: str, repo: str, ref: str | None, *, installation_id: int) -> LoadedConfig:
         first = await self._file(installation_id, owner, repo, CONFIG_PATH, ref)
         if first is None:
             return LoadedConfig(RepoConfig(), [], [])

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     codegen_org_map_path: Path | None = None
     #: an agent run whose status has not changed for this long is reported stale and no longer polled
     agent_run_stale_minutes: int = Field(default=60, ge=1)
+    #: how often the reconciler looks for stuck work and missed events (also once at start-up)
+    reconcile_minutes: float = Field(default=10.0, gt=0)
+    #: the reconciler also validates open pull requests of active repositories whose head was never seen
+    reconcile_open_prs: bool = True
     #: first poll of a followed agent run after this many seconds; later polls back off (5 s … 60 s)
     agent_poll_seconds: float = Field(default=5.0, gt=0, le=300)
 

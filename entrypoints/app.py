@@ -26,16 +26,22 @@ from bot.dispatch.jobs import JobQueue
 from bot.github.client import GitHubClients
 from bot.github.permissions import PermissionCache
 from bot.github.repo_access import RepoAccess
+from bot.intake.redelivery import Redelivery
 from bot.runtime.artifacts import artifact_store
+from bot.runtime.metrics import REDELIVER_TASK
+from bot.runtime.reconcile import Reconciler
 from bot.runtime.server import DEFAULT_APP_YML, BotServer, Features
 from bot.store.agent_runs import AgentRunStore
 from bot.store.db import Database
+from bot.store.deliveries import DeliveryStore
 from bot.store.installations import InstallationStore
 from bot.store.pull_requests import PullRequestStore
+from bot.store.redeliveries import RedeliveryStore
 from bot.store.validations import ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader, github_contents_fetcher
 from config.settings import Settings
 from handlers.agent.auto_fix import AutoFixService
+from handlers.agent.reconcile import status_gauge as agent_status_gauge
 from handlers.agent.service import AgentRunService
 from handlers.commands import triggers as command_triggers
 from handlers.context import EventContext, Services
@@ -111,16 +117,27 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         concurrency=settings.validation_concurrency, after=(auto_fix.after_validation, evaluate_merge),
         artifacts=artifact_store(settings), max_browsers=settings.web_eval_max_concurrent,
         caps=SnapshotCaps(settings.snapshot_max_cpus, settings.snapshot_max_memory, settings.snapshot_max_minutes),
-        allowed_images=parse_allowed(settings.snapshot_allowed_images),
+        allowed_images=parse_allowed(settings.snapshot_allowed_images), metrics=jobs.metrics,
     )
-    for service in (agent, validation, merge):
+    # the reconciler's tasks (issue 14): each feature's repairs, named for /metrics
+    reconciler = Reconciler(jobs, settings.reconcile_minutes * 60)
+    reconciler.add("agent_runs.unfollowed", agent.reconcile_unfollowed)
+    reconciler.add("validations.stuck", validation.reconcile_stuck)
+    reconciler.add("validations.check_runs", validation.reconcile_check_runs)
+    reconciler.on_repairs = jobs.metrics.count_repairs
+    jobs.metrics.on_scrape("agent_runs", agent_status_gauge(agent_runs, jobs.metrics.agent_runs))
+    redelivery = Redelivery(github.app(), DeliveryStore(db), RedeliveryStore(db))
+    reconciler.add(REDELIVER_TASK, redelivery.run_once)
+    if settings.reconcile_open_prs:
+        reconciler.add("validations.open_prs", validation.reconcile_open_prs)
+    for service in (agent, validation, merge, reconciler):
         service.register()
     services = Services(settings=settings, installations=installations, config=config, permissions=permissions,
                         agent_runs=agent_runs, agent=agent, validation=validation, merge=merge, auto_fix=auto_fix)
     return Features(
         router=ROUTER,
         handler_args=_handler_args(services, repos, github),
-        on_start=[lambda: _remove_leftovers(instance)],
+        on_start=[lambda: _remove_leftovers(instance), reconciler.schedule],
         on_stop=[codegen.aclose] if codegen is not None else [],
         services=services,
     )

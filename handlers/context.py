@@ -82,6 +82,23 @@ class EventContext:
 
         return await self._once(("pull", owner.lower(), repo.lower(), number), fetch)
 
+    async def changed_paths(self, owner: str, repo: str, number: int) -> set[str]:
+        """The paths a pull request changes (`GET .../pulls/{n}/files`, every page, at most once per event;
+        the validation reads the same list later, answered 304 then). GitHub lists at most 3,000 files."""
+
+        async def fetch() -> set[str]:
+            paths: set[str] = set()
+            async for item in self.gh.getiter(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/files{?per_page}",
+                {"owner": owner, "repo": repo, "pull_number": number, "per_page": 100},
+            ):
+                paths.add(item["filename"])
+                if item.get("previous_filename"):
+                    paths.add(item["previous_filename"])
+            return paths
+
+        return await self._once(("files", owner.lower(), repo.lower(), number), fetch)
+
     async def repo_config(self, owner: str, repo: str, ref: str | None) -> LoadedConfig:
         """The config in force at `ref` (None: the default branch), loaded at most once per event."""
         load = self.services.config.load

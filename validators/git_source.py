@@ -1,11 +1,17 @@
 """The exact commit to validate, from a local cache of bare repositories.
 
-`fetch(clone_url, sha, token)` keeps one bare repository per clone URL under the cache root and fetches
-exactly that commit (`git fetch origin <sha>`, which GitHub allows for any reachable commit, forks' PR
-heads included through `refs/pull/N/head`). `archive` makes a tar of that commit (`git archive`) — the
-snapshot receives only the tree, never a `.git` directory, remote URL or credential.
+`fetch(url, sha, token, pull_number=N)` keeps one bare repository per URL under the cache root and fetches
+exactly that commit. A pull request's commit is fetched from the BASE repository, never from the head
+repository: GitHub keeps every PR head there as `refs/pull/N/head` (forks' included), and a private fork's
+clone URL is not readable with the base installation's token. So one cache per base repository serves all
+its forks. With a pull number, `+refs/pull/N/head:refs/pull/N/head` is fetched (shallow); if `sha` is still
+missing (the PR head has moved on since), `git fetch origin <sha>` follows, which GitHub serves for any
+commit reachable from one of its refs (an older head of the PR is, when a later commit builds on it).
+Without a pull number (the CLI, pushes without a PR) only `git fetch origin <sha>` is tried. `archive` makes
+a tar of that commit (`git archive`) — the snapshot receives only the tree, never a `.git` directory,
+remote URL or credential.
 
-The installation token is given to git only through the environment of that one `git fetch`
+The installation token is given to git only through the environment of each `git fetch`
 (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0=http.extraHeader`/`GIT_CONFIG_VALUE_0=Authorization: Basic …`):
 never on a command line (visible in `ps`), in a URL, or in a config file on disk. Git's own prompts are
 disabled, and errors are reported with the token masked.
@@ -74,11 +80,17 @@ class GitCache:
         digest = hashlib.sha256(clone_url.encode()).hexdigest()[:16]
         return self.root / f"{name}-{digest}.git"
 
-    async def fetch(self, clone_url: str, sha: str, token: str | None = None) -> Path:
+    async def fetch(
+        self, clone_url: str, sha: str, token: str | None = None, pull_number: int | None = None
+    ) -> Path:
+        """The bare repository of `clone_url` holding commit `sha`; with `pull_number`, `clone_url` is the
+        base repository's and the commit is looked for in its `refs/pull/N/head` first."""
         if not _SHA.match(sha):
             raise GitError(f"not a commit sha: {sha!r}")
         if not clone_url:
             raise GitError("no clone URL")
+        if pull_number is not None and pull_number < 1:
+            raise GitError(f"not a pull request number: {pull_number!r}")
         repo = self.repo_dir(clone_url)
         lock = self._locks.setdefault(str(repo), asyncio.Lock())
         async with lock:
@@ -86,11 +98,30 @@ class GitCache:
                 repo.parent.mkdir(parents=True, exist_ok=True)
                 await _git("init", "--bare", "-q", str(repo))
                 await _git("remote", "add", "origin", clone_url, cwd=repo)
+            if await self._has_commit(repo, sha):
+                return repo
+            pull_error = None if pull_number is None else await self._fetch_pull_head(repo, pull_number, token)
             if not await self._has_commit(repo, sha):
-                await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", sha, cwd=repo, token=token)
+                try:
+                    await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", sha, cwd=repo, token=token)
+                except GitError as exc:
+                    if pull_number is None:
+                        raise
+                    why = pull_error or f"it is not refs/pull/{pull_number}/head"
+                    raise GitError(f"commit {sha} of pull request #{pull_number} was not fetched ({why}),"
+                                   f" nor by itself: {exc}") from exc
             if not await self._has_commit(repo, sha):
                 raise GitError(f"commit {sha} was not fetched")
         return repo
+
+    async def _fetch_pull_head(self, repo: Path, number: int, token: str | None) -> str | None:
+        """Fetch the PR's current head (`refs/pull/N/head`); the error's text (token masked) when that fails."""
+        ref = f"refs/pull/{number}/head"
+        try:
+            await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", f"+{ref}:{ref}", cwd=repo, token=token)
+        except GitError as exc:
+            return str(exc)
+        return None
 
     async def _has_commit(self, repo: Path, sha: str) -> bool:
         proc = await asyncio.create_subprocess_exec(

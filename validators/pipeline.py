@@ -23,8 +23,9 @@ stage stops the later container stages (they end `skipped`, saying why). The who
 An image that is not allowed, cannot be pulled or does not build fails `build` with the reason as its
 summary; the later stages are skipped.
 
-Cancellation (a newer push): the container is stopped at once, unfinished stages end `cancelled`, and the
-`CancelledError` propagates. The container is always removed, then its networks and their firewall rules.
+Cancellation (a newer push): the container is stopped at once, unfinished stages end `cancelled` (from
+`analysis` on: a cancellation during `analysis` ends every stage too), and the `CancelledError` propagates.
+The container is always removed, then its networks and their firewall rules.
 
 The pipeline knows nothing of GitHub: a `StageListener` hears when stages start and finish (the GitHub
 reporter turns that into check runs; the CLI prints it).
@@ -106,6 +107,9 @@ async def validate(req: ValidationRequest, listener: StageListener | None = None
             await run.in_container()
         else:
             await run.skip_container_stages()
+    except asyncio.CancelledError:
+        await run.cancel_pending()  # cancelled in `analysis` too: no stage is left queued or in progress
+        raise
     finally:
         run.report.finished_at = time.time()
     return run.report
@@ -134,7 +138,7 @@ class _Validation:
         self.listener = listener
         self.report = ValidationReport(req.validation_id, req.repo, req.sha, started_at=time.time())
         self.deadline = time.monotonic() + req.config.snapshot.timeout_minutes * 60
-        self.pending = list(CONTAINER_STAGES)
+        self.pending = ["analysis", *CONTAINER_STAGES]
         self.snapshot: Snapshot | None = None
         self.network: SandboxNetwork | None = None
         self.failed = False
@@ -158,7 +162,7 @@ class _Validation:
         try:
             await self._container_stages()
         except asyncio.CancelledError:
-            await self._cancel_pending()
+            await self.cancel_pending()
             raise
         except IMAGE_ERRORS as exc:
             await self._image_failed(exc)
@@ -211,11 +215,15 @@ class _Validation:
         self.failed = self.failed or not outcome.passed
         await self.finish(outcome)
 
-    async def _cancel_pending(self) -> None:
+    async def cancel_pending(self) -> None:
+        """Stop the container and end every stage not finished `cancelled` (a second call finds none)."""
+        if not self.pending:
+            return
         if self.snapshot is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.snapshot.stop())
-        for stage in list(self.pending):
+        stages, self.pending = self.pending, []
+        for stage in stages:
             outcome = StageOutcome(stage, "cancelled", f"{stage}: cancelled", "A newer commit replaced this one.")
             self.report.outcomes[stage] = outcome
             with contextlib.suppress(Exception):

@@ -194,7 +194,10 @@ def remove_leftover_networks(client: docker.DockerClient, instance: str | None =
     labels = [f"{LABEL}=1"] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
     removed = 0
     for network in client.networks.list(filters={"label": labels}):
-        network.reload()
+        try:
+            network.reload()
+        except docker.errors.NotFound:  # removed meanwhile (by its own validation, or another bot)
+            continue
         bridge = (network.attrs.get("Options") or {}).get(BRIDGE_OPTION, "")
         if _remove_network(client, network.name, bridge, firewalled=False):
             removed += 1

@@ -102,11 +102,23 @@ class CodegenNotFound(CodegenError):
 
 
 class CodegenRateLimited(CodegenError):
-    """429 even after waiting."""
+    """429 even after waiting. Not a refusal: the caller tries again after `retry_after` seconds."""
+
+    def __init__(self, status: int | None, message: str, retry_after: float = 30.0) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
 
 
 class CodegenUnavailable(CodegenError):
     """5xx or network failure after the retries."""
+
+
+def _retry_after(value: str | None) -> float:
+    """Codegen's Retry-After in seconds (30 when absent or unreadable)."""
+    try:
+        return max(1.0, float(value)) if value is not None else 30.0
+    except ValueError:
+        return 30.0
 
 
 _BY_STATUS: dict[int, type[CodegenError]] = {
@@ -220,6 +232,8 @@ class CodegenClient:
                 continue
             if response.status_code >= 500:
                 raise CodegenUnavailable(response.status_code, message)
+            if response.status_code == 429:
+                raise CodegenRateLimited(429, message, _retry_after(response.headers.get("retry-after")))
             raise _BY_STATUS.get(response.status_code, CodegenError)(response.status_code, message)
 
     async def create_run(self, org_id: int, prompt: str, *, metadata: dict[str, Any] | None = None,

@@ -10,10 +10,15 @@ merge evaluations.
   equals: one installation's burst of pushes cannot hold every validation slot while another waits.
 - A runner returns `None` (done) or `Retry(after=seconds)` to run the same job again later (a poll that is
   not finished). An exception marks the job failed after `max_attempts`, otherwise it is retried with backoff.
+  A kind registered with `on_exhausted` is told when one of its jobs fails for good (`on_exhausted(job,
+  error)`), so that what the job stood for (a validation, an agent run) is concluded, not left running.
 - `cancel(key)` marks a job cancelled and cancels its task at once if it is running (a new push cancels the
   old commit's validation within a second).
 - After a crash, jobs left `running` go back to `queued` at start-up: nothing is lost, and each runner is
   written so that running a job again is harmless.
+- A job queued while a delivery is handled keeps that delivery's id (`delivery_id`; a job queued by a job
+  inherits it), and its runner's log lines carry it. `/metrics`: jobs queued per kind (`jobs_queued`, at
+  scrape time) and job attempts that raised (`job_failures`), per kind.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.runtime.logs import delivery_context, delivery_id_var
+from bot.runtime.metrics import Metrics
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,8 @@ class Job:
     key: str | None
     payload: dict[str, Any]
     attempts: int
+    #: the delivery whose handling queued this job (or the job that queued it), for its logs
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Retry:
 
 
 Runner = Callable[[Job], Awaitable[Retry | None]]
+#: told when a job failed for good (its attempts used up): the job and its last error
+Exhausted = Callable[[Job, str], Awaitable[None]]
 
 
 @dataclass
@@ -61,21 +72,30 @@ class Kind:
     #: share the slots between tenants (fewest running first) rather than strictly oldest first
     fair: bool = False
     running: set[int] = field(default_factory=set)
+    on_exhausted: Exhausted | None = None
 
 
 class JobQueue:
-    def __init__(self, db: Database, *, idle_poll: float = 5.0) -> None:
+    def __init__(self, db: Database, *, idle_poll: float = 5.0, metrics: Metrics | None = None) -> None:
         self.db = db
         self.idle_poll = idle_poll
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.on_scrape("jobs_queued", self._count_queued)
         self._kinds: dict[str, Kind] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
     def register(
-        self, kind: str, runner: Runner, *, concurrency: int = 4, max_attempts: int = 3, fair: bool = False
+        self, kind: str, runner: Runner, *, concurrency: int = 4, max_attempts: int = 3, fair: bool = False,
+        on_exhausted: Exhausted | None = None,
     ) -> None:
-        self._kinds[kind] = Kind(runner, concurrency, max_attempts, fair)
+        self._kinds[kind] = Kind(runner, concurrency, max_attempts, fair, on_exhausted=on_exhausted)
+
+    def wake(self) -> None:
+        """A job was inserted in another transaction than `enqueue`'s (a store that queues with its own
+        record): look for due jobs now rather than at the next idle poll."""
+        self._wake.set()
 
     # --- producing ----------------------------------------------------------------------------
     async def enqueue(
@@ -85,6 +105,7 @@ class JobQueue:
         """Queue a job (or, with a key already queued, replace its payload and due time). Returns its id."""
         run_at = time.time() + delay
         body = json.dumps(payload)
+        delivery_id = delivery_id_var.get()
 
         def work(conn: sqlite3.Connection) -> int:
             if key is not None:
@@ -93,16 +114,17 @@ class JobQueue:
                 ).fetchone()
                 if row is not None and row["state"] == "queued":
                     conn.execute(
-                        "UPDATE jobs SET payload = ?, run_at = ?, kind = ? WHERE id = ?",
-                        (body, run_at, kind, row["id"]),
+                        "UPDATE jobs SET payload = ?, run_at = ?, kind = ?, delivery_id = coalesce(?, delivery_id)"
+                        " WHERE id = ?",
+                        (body, run_at, kind, delivery_id, row["id"]),
                     )
                     return int(row["id"])
                 if row is not None:  # running: queue a follow-up after it, under no key collision
                     conn.execute("UPDATE jobs SET key = NULL WHERE id = ?", (row["id"],))
             cur = conn.execute(
-                "INSERT INTO jobs (kind, key, payload, state, run_at, created_at, tenant)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                (kind, key, body, run_at, time.time(), tenant),
+                "INSERT INTO jobs (kind, key, payload, state, run_at, created_at, tenant, delivery_id)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (kind, key, body, run_at, time.time(), tenant, delivery_id),
             )
             return int(cur.lastrowid or 0)
 
@@ -147,6 +169,15 @@ class JobQueue:
             )
 
         return await self.db.read(work)
+
+    async def _count_queued(self) -> None:
+        """`/metrics` `jobs_queued{kind}` (every registered kind, 0 included), read from the store."""
+        rows = await self.db.read(
+            lambda c: c.execute("SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind").fetchall()
+        )
+        counts = {str(r[0]): int(r[1]) for r in rows}
+        for kind in {*self._kinds, *counts}:
+            self.metrics.jobs_queued.labels(kind=kind).set(counts.get(kind, 0))
 
     # --- running ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -226,13 +257,18 @@ class JobQueue:
 
         rows, next_at = await self.db.write(claim)
         for row in rows:
-            job = Job(row["id"], row["kind"], row["key"], json.loads(row["payload"]), row["attempts"] + 1)
+            job = Job(row["id"], row["kind"], row["key"], json.loads(row["payload"]), row["attempts"] + 1,
+                      row["delivery_id"])
             kind = self._kinds[job.kind]
             kind.running.add(job.id)
             self._tasks[job.id] = asyncio.create_task(self._run(job, kind), name=f"job-{job.kind}-{job.id}")
         return (next_at - time.time()) if next_at is not None else self.idle_poll
 
     async def _run(self, job: Job, kind: Kind) -> None:
+        with delivery_context(job.delivery_id):
+            await self._run_in_context(job, kind)
+
+    async def _run_in_context(self, job: Job, kind: Kind) -> None:
         try:
             outcome = await kind.runner(job)
         except asyncio.CancelledError:
@@ -242,8 +278,10 @@ class JobQueue:
             return
         except Exception as exc:
             log.exception("job %s %d failed", job.kind, job.id)
+            self.metrics.job_failures.labels(kind=job.kind).inc()
             if job.attempts >= kind.max_attempts:
                 await self._finish(job.id, "failed", None, f"{type(exc).__name__}: {exc}")
+                await self._exhausted(job, kind, f"{type(exc).__name__}: {exc}")
             else:
                 await self._finish(job.id, "queued", 2.0 ** job.attempts * 5, f"{type(exc).__name__}: {exc}")
         else:
@@ -257,6 +295,14 @@ class JobQueue:
             kind.running.discard(job.id)
             self._tasks.pop(job.id, None)
             self._wake.set()
+
+    async def _exhausted(self, job: Job, kind: Kind, error: str) -> None:
+        if kind.on_exhausted is None:
+            return
+        try:
+            await kind.on_exhausted(job, error)
+        except Exception:
+            log.exception("concluding exhausted job %s %d failed", job.kind, job.id)
 
     async def _finish(
         self,

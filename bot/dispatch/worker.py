@@ -2,7 +2,11 @@
 
 - Fast path: the intake passes each delivery, once committed, to `notify`; it waits in a bounded in-memory
   queue. When that queue is full the delivery stays only in the store and the scanner brings it back, so
-  memory stays bounded under any load and nothing is lost.
+  memory stays bounded under any load and nothing is lost. From the first delivery left to the store until
+  the scanner has caught up, every new delivery is left to the store too: a newer delivery never overtakes
+  an older one of the same issue by squeezing into the queue first. The scanner queues deliveries with
+  their bodies, so a worker goes from taking an item to holding its issue's lock without waiting on
+  anything: items of one issue taken in order keep that order.
 - Start-up and retries: the scanner reads pending deliveries from the store (after a crash these are the
   acknowledged deliveries that were not fully handled) and queues them, oldest first.
 - Before the callbacks run, `handler_args` resolves once per delivery what every callback receives after
@@ -11,8 +15,10 @@
   on the repository) and the delivery is recorded as handled.
 - Every callback registered for the event runs on its own, concurrently with the event's other callbacks
   (they are independent): one that raises is logged with the delivery id, counted and recorded, and never
-  stops the other callbacks or the worker. Callbacks that completed are
-  recorded, so a retry or a restart re-runs only what did not finish.
+  stops the other callbacks or the worker. Every callback that completed is recorded (the only one of a
+  delivery too), so a retry or a restart re-runs only what did not finish. The attempt is known to the
+  callbacks (`bot.runtime.logs.delivery_attempt`): above 1, an earlier attempt may have written already.
+- `delivery_lag` observes, for each delivery's first attempt, the time from its storing to its handling.
 - Deliveries about the same issue or pull request are handled one after another, in order of receipt;
   others run concurrently (`WORKER_CONCURRENCY`).
 - A delivery that was in flight during a crash counts an attempt each time; after `MAX_ATTEMPTS` it is
@@ -100,6 +106,9 @@ class DeliveryWorker:
         self._known: set[str] = set()
         self._bodies: dict[str, IncomingDelivery] = {}
         self._scan_now = asyncio.Event()
+        #: deliveries are being left to the store (the queue overflowed); `_spills` counts them
+        self._spilling = False
+        self._spills = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
@@ -127,9 +136,14 @@ class DeliveryWorker:
         self.metrics.queue_depth.inc()
         if delivery.id in self._known:
             return
+        if self._spilling:  # older deliveries wait in the store: this one queues behind them, through it
+            self._spills += 1
+            self._scan_now.set()
+            return
         try:
             self._queue.put_nowait(_Item(delivery.id))
         except asyncio.QueueFull:
+            self._spilling, self._spills = True, self._spills + 1
             self._scan_now.set()
             return
         self._known.add(delivery.id)
@@ -163,15 +177,23 @@ class DeliveryWorker:
         room = self._queue.maxsize - self._queue.qsize()
         if room <= 0:
             return
+        spills = self._spills
         ids = await self.store.due(limit=room, exclude=self._known)
         self.metrics.queue_depth.set(await self.store.pending_count())
         for delivery_id in ids:
             if delivery_id in self._known:
                 continue
+            stored = await self.store.load(delivery_id)
+            if stored is None or delivery_id in self._known:
+                continue
             self._known.add(delivery_id)
             self._idle.clear()
-            await self._queue.put(_Item(delivery_id))
+            await self._queue.put(_Item(delivery_id, stored))
         if len(ids) == room:
+            self._scan_now.set()
+        elif spills == self._spills:  # caught up, and nothing was left to the store meanwhile
+            self._spilling = False
+        else:
             self._scan_now.set()
 
     async def _run(self) -> None:
@@ -181,7 +203,7 @@ class DeliveryWorker:
             if self.pacer is not None:
                 await self.pacer.wait()
             try:
-                await self._handle(item.id)
+                await self._handle(item)
             except Exception:
                 log.exception("delivery handling failed outside a handler", extra={"delivery_id": item.id})
             finally:
@@ -192,17 +214,21 @@ class DeliveryWorker:
                     self._idle.set()
 
     # --- one delivery -----------------------------------------------------------------------
-    async def _load(self, delivery_id: str) -> StoredDelivery | None:
-        fresh = self._bodies.get(delivery_id)
+    async def _load(self, item: _Item) -> StoredDelivery | None:
+        """The delivery, without waiting when it is in memory (always, but for a replay race)."""
+        if item.stored is not None:
+            return item.stored
+        fresh = self._bodies.get(item.id)
         if fresh is not None:
-            return StoredDelivery(fresh.id, fresh.event, fresh.body, 0, frozenset())
-        return await self.store.load(delivery_id)
+            return StoredDelivery(fresh.id, fresh.event, fresh.body, 0, frozenset(), fresh.received_at)
+        return await self.store.load(item.id)
 
-    async def _handle(self, delivery_id: str) -> None:
-        delivery = await self._load(delivery_id)
+    async def _handle(self, item: _Item) -> None:
+        delivery_id = item.id
+        delivery = await self._load(item)
         if delivery is None:  # handled meanwhile (or replay raced): nothing to do
             return
-        with delivery_context(delivery_id):
+        with delivery_context(delivery_id, attempt=delivery.attempts + 1):
             if delivery.attempts >= MAX_ATTEMPTS:
                 log.error("delivery crashed the bot %d times; marked failed", delivery.attempts)
                 await self.store.finish(delivery_id, ["interrupted during every attempt"], delivery.attempts)
@@ -227,6 +253,8 @@ class DeliveryWorker:
 
     async def _dispatch(self, event: sansio.Event, delivery: StoredDelivery) -> None:
         attempt = delivery.attempts + 1
+        if attempt == 1 and delivery.received_at:  # from its storing (GitHub sends no time) to its handling
+            self.metrics.delivery_lag.observe(max(0.0, time.time() - delivery.received_at))
         await self.store.start_attempt(delivery.id)
         callbacks = sorted(self.router.fetch(event), key=callback_name)
         started = time.monotonic()
@@ -249,8 +277,7 @@ class DeliveryWorker:
                 self.metrics.handler_errors.labels(handler=name).inc()
                 log.exception("handler %s raised", name, extra={"event": event.event, "handler": name})
                 return redact(f"{name}: {type(exc).__name__}: {exc}")
-            if len(callbacks) > 1:
-                await self.store.callback_done(delivery.id, name)
+            await self.store.callback_done(delivery.id, name)  # one callback or many: never run again
             return None
 
         # the callbacks of one event are independent: they run side by side, each on its own

@@ -103,3 +103,15 @@ async def _send_rest(
             {"owner": owner, "repo": repo, "check_run_id": check_run_id},
             data={"output": {"title": out["title"], "summary": out["summary"], "annotations": batch}},
         )
+
+
+async def list_for_ref(gh: GitHubAPI, owner: str, repo: str, ref: str) -> list[dict[str, Any]]:
+    """Every check run on `ref` (`filter=all`: re-run ones too, not only the latest of each name), every page.
+    One request for up to 100 check runs."""
+    return [
+        run async for run in gh.getiter(
+            "/repos/{owner}/{repo}/commits/{ref}/check-runs{?filter,per_page}",
+            {"owner": owner, "repo": repo, "ref": ref, "filter": "all", "per_page": 100},
+            iterable_key="check_runs",
+        )
+    ]

@@ -6,17 +6,30 @@ an expired token; a 401 drops the cached token and the request is sent once more
 
 Retries (decisions):
 - 5xx answers and network errors: up to `retries` more attempts, backoff 0.5 s, 1 s, 2 s, ...
-- Secondary rate limit (403/429 with `Retry-After`): wait that many seconds, then retry.
+- Secondary rate limit (403/429 with `Retry-After`): wait that many seconds, then retry; without
+  `Retry-After`: wait at least a minute (see below).
 - Primary rate limit (403/429 with `X-RateLimit-Remaining: 0`): wait until `X-RateLimit-Reset`.
 - Before a request, when the last answer said the budget is spent, wait for its reset.
 - No wait is longer than `max_rate_limit_wait` seconds (setting GITHUB_MAX_RATE_LIMIT_WAIT): past
   that the error goes up to the caller, whose job is retried later by the job queue instead of
-  holding a worker for an hour.
+  holding a worker for an hour. Such an error is `RateLimited` (bot/github/rate.py), never a
+  `BadRequest`, so a rate limit is never read as "no permission" or "not found".
+
+GitHub's rate budget (details and sources in bot/github/rate.py):
+- Writes (POST/PATCH/PUT/DELETE, GraphQL mutations) of one client, i.e. of one installation or of the
+  App, go one at a time through the client's write queue; reads are not serialized. Under pressure (a
+  rate limit within 5 minutes, or under 10 % of the primary budget left) writes start >= 1 s apart.
+- A 403/429 rate limit without `Retry-After` and with budget left (a secondary limit) waits 60 s, doubled
+  at each further attempt; a 403 that is not a rate limit (a missing permission) goes up at once.
+- Conditional requests: each client has its own bounded ETag cache (never shared between
+  installations), so a repeated GET is sent with `If-None-Match` and a `304` answer, which does not
+  count against the rate limit, is served from the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,7 +40,19 @@ from gidgethub import GitHubBroken, HTTPException
 from gidgethub import aiohttp as gh_aiohttp
 
 from bot.github.auth import AppJWT, InstallationToken, InstallationTokens, parse_expiry
+from bot.github.rate import (
+    ConditionalCache,
+    RateLimited,
+    WriteQueue,
+    body_message,
+    is_graphql,
+    is_write,
+    message_of,
+    rate_limit_wait,
+)
 from bot.runtime.redaction import register_secret
+
+__all__ = ["BotGitHubAPI", "GitHubClients", "RateLimited", "backoff", "convert_manifest", "rate_limit_wait"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +62,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class BotGitHubAPI(gh_aiohttp.GitHubAPI):
-    """gidgethub's aiohttp client with per-request credentials, retries and rate-limit waits."""
+    """gidgethub's aiohttp client with per-request credentials, retries, rate-limit waits, a serial
+    write queue and its own ETag cache."""
 
     def __init__(
         self,
@@ -51,7 +77,8 @@ class BotGitHubAPI(gh_aiohttp.GitHubAPI):
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(session, USER_AGENT, base_url=base_url)
+        self.etags = ConditionalCache()  # this client's own: never shared with another installation
+        super().__init__(session, USER_AGENT, base_url=base_url, cache=self.etags)
         self._credential = credential
         self._on_unauthorized = on_unauthorized
         self._retries = retries
@@ -59,6 +86,7 @@ class BotGitHubAPI(gh_aiohttp.GitHubAPI):
         self._sleep = sleep
         self._clock = clock
         self.waits: list[float] = []  # every wait taken, for tests and the log
+        self.writes = WriteQueue(clock=clock, sleep=self.sleep, max_wait=max_wait, budget=lambda: self.rate_limit)
 
     def __repr__(self) -> str:
         return f"BotGitHubAPI(base_url={self.base_url!r})"
@@ -70,6 +98,33 @@ class BotGitHubAPI(gh_aiohttp.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
+        if not is_graphql(url):
+            return await self._queued(method, url, headers, body)
+        attempt = 0
+        while True:  # gidgethub's graphql() has no rate-limit hook: the REST rules are applied here
+            attempt += 1
+            status, response_headers, data = await self._queued(method, url, headers, body)
+            message = body_message(data)
+            wait = rate_limit_wait(status, response_headers, self._clock(), message, attempt)
+            if wait is None:
+                return status, response_headers, data
+            await self._wait_or_give_up(status, response_headers, message, wait, attempt, url)
+
+    async def _queued(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Writes one at a time through the client's write queue; reads only wait out a rate limit."""
+        if is_write(method, url, body):
+            async with self.writes.write(url):
+                return await self._authorized(method, url, headers, body)
+        await self.writes.paused(url)
+        return await self._authorized(method, url, headers, body)
+
+    async def _authorized(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send with the current credential; a refused credential is replaced and the request sent once
+        more (a cached GET keeps its If-None-Match, so a 304 still answers from the cache)."""
         explicit = any(name.lower() == "authorization" for name in headers)
         for auth_attempt in range(2):
             sent = dict(headers)
@@ -104,25 +159,34 @@ class BotGitHubAPI(gh_aiohttp.GitHubAPI):
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
     ) -> bool:
-        if attempt > self._retries:
-            return False
         if isinstance(exception, GitHubBroken) or exception.status_code >= 500:
+            if attempt > self._retries:
+                return False
             delay = backoff(attempt)
             log.warning("GitHub answered %d; retry in %.1fs", exception.status_code, delay,
                         extra={"url": url})
             await self.sleep(delay)
             return True
         headers = getattr(exception, "headers", None) or {}
-        wait = rate_limit_wait(exception.status_code, headers, self._clock())
+        message = message_of(exception)
+        wait = rate_limit_wait(exception.status_code, headers, self._clock(), message, attempt)
         if wait is None:
-            return False
-        if wait > self._max_wait:
-            log.warning("GitHub rate limit resets in %.0fs, more than the %.0fs this bot waits",
-                        wait, self._max_wait, extra={"url": url})
-            return False
+            return False  # not a rate limit (e.g. a 403 for a missing permission): the caller's to handle
+        await self._wait_or_give_up(exception.status_code, headers, message, wait, attempt, url)
+        return True
+
+    async def _wait_or_give_up(
+        self, status: int, headers: Mapping[str, str], message: str, wait: float, attempt: int, url: str
+    ) -> None:
+        """Wait out a rate-limit answer (the whole client pauses with it), or raise RateLimited when the
+        wait is longer than `max_wait` or the retries are used up."""
+        self.writes.limited(status, wait)
+        if attempt > self._retries or wait > self._max_wait:
+            log.warning("GitHub rate limit for %.0fs (attempt %d); the bot waits at most %.0fs and %d retries",
+                        wait, attempt, self._max_wait, self._retries, extra={"url": url})
+            raise RateLimited(http.HTTPStatus(status), message or "GitHub rate limit", wait=wait, headers=headers)
         log.warning("GitHub rate limit; waiting %.1fs", wait, extra={"url": url})
         await self.sleep(wait)
-        return True
 
     async def manage_rate_limit(self, *, method: str, url: str) -> None:
         limit = self.rate_limit
@@ -137,27 +201,6 @@ class BotGitHubAPI(gh_aiohttp.GitHubAPI):
 
 def backoff(attempt: int) -> float:
     return min(0.5 * 2 ** (attempt - 1), 30.0)
-
-
-def rate_limit_wait(status: int, headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait before retrying a rate-limited answer; None when the answer is no rate limit."""
-    if status not in (403, 429):
-        return None
-    lowered = {k.lower(): v for k, v in headers.items()}
-    retry_after = lowered.get("retry-after")
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            return None
-    if lowered.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in lowered:
-        try:
-            return max(0.0, float(lowered["x-ratelimit-reset"]) - now) + 1.0
-        except ValueError:
-            return None
-    if status == 429:
-        return 60.0
-    return None
 
 
 class GitHubClients:

@@ -1,4 +1,13 @@
-"""Post, edit and react to issue and pull-request comments (GitHub's 65,536-character limit applied)."""
+"""Post, edit and react to issue and pull-request comments (GitHub's 65,536-character limit applied).
+
+A comment that carries a hidden marker (an agent run's status comment, a command's reply, a merge notice) is
+written once: `post_once` first looks for a comment of this App's bot that carries the marker (`find_marked`)
+and edits it instead of posting another. That is what makes a handler safe to run again after a crash that
+came between GitHub's answer to a post and the store recording the comment's id.
+
+Every write passes the crash point `github.write.after` (bot/runtime/faults.py) once GitHub answered and
+before the caller can record the result: the crash-window tests stop the process exactly there.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
+from bot.runtime.faults import crash_point
 from bot.runtime.redaction import redact
 
 MAX_COMMENT = 65_536
@@ -25,6 +35,7 @@ async def post(gh: GitHubAPI, owner: str, repo: str, number: int, body: str) -> 
         {"owner": owner, "repo": repo, "issue_number": number},
         data={"body": fit_comment(body)},
     )
+    crash_point("github.write.after")
     return result
 
 
@@ -34,6 +45,7 @@ async def edit(gh: GitHubAPI, owner: str, repo: str, comment_id: int, body: str)
         {"owner": owner, "repo": repo, "comment_id": comment_id},
         data={"body": fit_comment(body)},
     )
+    crash_point("github.write.after")
     return result
 
 
@@ -45,6 +57,7 @@ async def react(gh: GitHubAPI, owner: str, repo: str, comment_id: int, content: 
         data={"content": content},
         accept="application/vnd.github+json",
     )
+    crash_point("github.write.after")
 
 
 async def react_to_review_comment(gh: GitHubAPI, owner: str, repo: str, comment_id: int, content: str) -> None:
@@ -55,6 +68,7 @@ async def react_to_review_comment(gh: GitHubAPI, owner: str, repo: str, comment_
         data={"content": content},
         accept="application/vnd.github+json",
     )
+    crash_point("github.write.after")
 
 
 async def reply_in_review_thread(
@@ -66,4 +80,64 @@ async def reply_in_review_thread(
         {"owner": owner, "repo": repo, "pull_number": number, "comment_id": comment_id},
         data={"body": fit_comment(body)},
     )
+    crash_point("github.write.after")
     return result
+
+
+#: comments per page when looking for a marker (GitHub's maximum)
+PAGE = 100
+
+
+def _is_bot(comment: dict[str, Any]) -> bool:
+    """Written by an App's bot user: a person quoting a marker never makes the bot adopt their comment."""
+    user = comment.get("user") or {}
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+
+
+async def _page(gh: GitHubAPI, owner: str, repo: str, number: int, page: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = await gh.getitem(
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments{?per_page,page}",
+        {"owner": owner, "repo": repo, "issue_number": number, "per_page": PAGE, "page": page},
+    )
+    return items
+
+
+async def find_marked(gh: GitHubAPI, owner: str, repo: str, number: int, marker: str) -> dict[str, Any] | None:
+    """The newest comment of a bot on issue or PR `number` that carries `marker`, or None.
+
+    GitHub lists a thread's comments oldest first and has no sort option for them, so the newest are on the
+    last page: one page when the thread has at most 100 comments; otherwise the issue's `comments` count says
+    which page is last, and pages are read from there back to the first, each newest first, until a match.
+    """
+    first = await _page(gh, owner, repo, number, 1)
+    pages: list[int] = []
+    if len(first) >= PAGE:
+        issue = await gh.getitem(
+            "/repos/{owner}/{repo}/issues/{issue_number}", {"owner": owner, "repo": repo, "issue_number": number}
+        )
+        pages = list(range(max(1, -(-int(issue.get("comments") or 0) // PAGE)), 1, -1))
+    for page in pages:
+        found = _newest_marked(await _page(gh, owner, repo, number, page), marker)
+        if found is not None:
+            return found
+    return _newest_marked(first, marker)
+
+
+def _newest_marked(items: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
+    for comment in reversed(items):
+        if marker in (comment.get("body") or "") and _is_bot(comment):
+            return comment
+    return None
+
+
+async def post_once(
+    gh: GitHubAPI, owner: str, repo: str, number: int, marker: str, body: str
+) -> dict[str, Any]:
+    """Post `body` (which carries `marker`) on `number`, unless a comment with the marker is there already:
+    then that comment is adopted (edited to `body`, or left alone when it says exactly that)."""
+    found = await find_marked(gh, owner, repo, number, marker)
+    if found is None:
+        return await post(gh, owner, repo, number, body)
+    if found.get("body") == fit_comment(body):
+        return found
+    return await edit(gh, owner, repo, int(found["id"]), body)

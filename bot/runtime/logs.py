@@ -19,17 +19,27 @@ import orjson
 from bot.runtime.redaction import redact
 
 delivery_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
+#: which attempt at handling the delivery in progress this is (1: the first; more after a crash or a retry)
+delivery_attempt_var: contextvars.ContextVar[int] = contextvars.ContextVar("delivery_attempt", default=1)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
 @contextlib.contextmanager
-def delivery_context(delivery_id: str) -> Iterator[None]:
+def delivery_context(delivery_id: str | None, attempt: int = 1) -> Iterator[None]:
+    """Log records inside carry `delivery_id` (the delivery being handled, or the one that caused a job)."""
     token = delivery_id_var.set(delivery_id)
+    attempt_token = delivery_attempt_var.set(attempt)
     try:
         yield
     finally:
+        delivery_attempt_var.reset(attempt_token)
         delivery_id_var.reset(token)
+
+
+def delivery_attempt() -> int:
+    """The attempt at handling the current delivery: above 1, an earlier attempt may have written to GitHub."""
+    return delivery_attempt_var.get()
 
 
 class JsonFormatter(logging.Formatter):

@@ -135,7 +135,7 @@ class BotServer:
             log.warning("no GitHub App credentials: serving the setup page at / and refusing webhooks")
             self._print_setup_link()
             return
-        self.jobs = JobQueue(self.db)
+        self.jobs = JobQueue(self.db, metrics=self.metrics)
         self.features = self.compose(self.settings, self.db, self.session, self.jobs)
         for hook in self.features.on_start:  # before the queue re-runs the work a crash interrupted
             await hook()
@@ -246,4 +246,5 @@ class BotServer:
     async def _metrics(self, _request: web.Request) -> web.Response:
         if self.db is not None:
             self.metrics.queue_depth.set(await self.deliveries.pending_count())
+            await self.metrics.refresh()  # the counts of what the store holds (jobs, agent runs)
         return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})

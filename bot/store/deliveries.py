@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.store.db import Database
@@ -29,6 +30,8 @@ class StoredDelivery:
     body: bytes
     attempts: int
     done_callbacks: frozenset[str]
+    #: when it was stored (epoch seconds)
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class DeliveryStore:
     async def load(self, delivery_id: str) -> StoredDelivery | None:
         def work(conn: sqlite3.Connection) -> StoredDelivery | None:
             row = conn.execute(
-                "SELECT id, event, body, attempts, done_callbacks FROM deliveries"
+                "SELECT id, event, body, attempts, done_callbacks, received_at FROM deliveries"
                 " WHERE id = ? AND state = 'pending'",
                 (delivery_id,),
             ).fetchone()
@@ -106,6 +109,7 @@ class DeliveryStore:
                 unpack(bytes(row["body"])),
                 row["attempts"],
                 frozenset(json.loads(row["done_callbacks"])),
+                float(row["received_at"]),
             )
 
         return await self.db.read(work)
@@ -165,6 +169,21 @@ class DeliveryStore:
             return cur.rowcount == 1
 
         return await self.db.write(work)
+
+    async def held(self, ids: Iterable[str]) -> set[str]:
+        """Which of these delivery ids (GitHub's `X-GitHub-Delivery`, its deliveries' `guid`) the store holds,
+        in any state (fetching back missed webhooks asks GitHub only for the others)."""
+        wanted = sorted(set(ids))
+
+        def work(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 500):  # under SQLite's limit of bound parameters
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in conn.execute(f"SELECT id FROM deliveries WHERE id IN ({marks})", chunk))
+            return found
+
+        return await self.db.read(work)
 
     async def pending_count(self) -> int:
         return await self.db.read(

@@ -147,4 +147,42 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pull_requests ADD COLUMN merge_requested_sha TEXT;
     ALTER TABLE pull_requests ADD COLUMN automerge_sha TEXT
     """,
+    # 9: the head SHA for which enabling GitHub's native auto-merge was tried (tried once); where a validation
+    # fetches its commit from (the base repository, whose refs/pull/N/head hold every PR head, forks' included)
+    """
+    ALTER TABLE pull_requests ADD COLUMN native_auto_merge_sha TEXT;
+    ALTER TABLE validations ADD COLUMN source_url TEXT
+    """,
+    # 10: the one "why not merged" comment of a pull request, edited in place
+    """
+    ALTER TABLE pull_requests ADD COLUMN notice_comment_id INTEGER
+    """,
+    # 11: which check runs of a validation were concluded, stage → conclusion (NULL: a record made before
+    # this migration, whose check runs are not tracked); the reconciler concludes the others
+    """
+    ALTER TABLE validations ADD COLUMN reported TEXT
+    """,
+    # 12: an agent run is recorded once per command (the comment, its place and the command's position in
+    # it: a comment handled again finds its run); when its creation on Codegen was sent (a job that finds
+    # this set looks for the run on Codegen before creating one); the delivery that caused a job (its logs)
+    """
+    ALTER TABLE agent_runs ADD COLUMN command_key TEXT;
+    ALTER TABLE agent_runs ADD COLUMN create_sent_at REAL;
+    CREATE UNIQUE INDEX agent_runs_command ON agent_runs(repo, command_key) WHERE command_key IS NOT NULL;
+    ALTER TABLE jobs ADD COLUMN delivery_id TEXT
+    """,
+    # 13: fetching back missed webhooks (bot/intake/redelivery.py): the newest delivery attempt id examined, how
+    # many times GitHub was asked to redeliver each guid
+    """
+    CREATE TABLE redelivery_cursor (
+        name TEXT PRIMARY KEY,
+        newest_id INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE redelivery_asks (
+        guid TEXT PRIMARY KEY,
+        asks INTEGER NOT NULL,
+        last_asked_at REAL NOT NULL
+    )
+    """,
 ]

@@ -3,6 +3,9 @@
 - `merge_requested_by` / `merge_requested_sha`: a user with write permission said `/codegen merge`, at that
   head SHA (a push withdraws it);
 - `automerge_sha`: the head SHA at which a user with write permission added the `codegen: automerge` label;
+- `native_auto_merge_sha`: the head SHA for which enabling GitHub's own auto-merge was tried (enabled or
+  refused; tried once per head);
+- `notice_comment_id`: the comment that carries the merge notices, edited in place;
 - `last_notice`: the last "why this PR does not merge" we posted, so the same reasons are said once;
 - `fix_attempts`: failed validations sent back to the agent (bounded by `agent.max_fix_attempts`);
 - `needs_human`: the bound was reached and a person was asked to step in.
@@ -28,6 +31,8 @@ class PullRequestState:
     merged_sha: str | None = None
     merge_requested_sha: str | None = None
     automerge_sha: str | None = None
+    native_auto_merge_sha: str | None = None
+    notice_comment_id: int | None = None
 
 
 class PullRequestStore:
@@ -38,7 +43,8 @@ class PullRequestStore:
         def work(conn: sqlite3.Connection) -> PullRequestState:
             row = conn.execute(
                 "SELECT repo, pr_number, merge_requested_by, last_notice, fix_attempts, needs_human, merged_sha,"
-                " merge_requested_sha, automerge_sha FROM pull_requests WHERE repo = ? AND pr_number = ?",
+                " merge_requested_sha, automerge_sha, native_auto_merge_sha, notice_comment_id"
+                " FROM pull_requests WHERE repo = ? AND pr_number = ?",
                 (repo, pr_number),
             ).fetchone()
             if row is None:
@@ -51,7 +57,8 @@ class PullRequestStore:
 
     async def set(self, repo: str, pr_number: int, **fields: object) -> None:
         allowed = {"merge_requested_by", "last_notice", "needs_human", "merged_sha", "fix_attempts",
-                   "merge_requested_sha", "automerge_sha"}
+                   "merge_requested_sha", "automerge_sha", "native_auto_merge_sha",
+                   "notice_comment_id"}
         if set(fields) - allowed:
             raise ValueError(f"unknown fields {sorted(set(fields) - allowed)}")
         columns = ", ".join(fields)
@@ -66,6 +73,20 @@ class PullRequestStore:
             )
 
         await self.db.write(work)
+
+    async def merge_asked_in(self, repo: str) -> bool:
+        """Has anyone asked for a merge of some pull request of `repo` (a command or the label) that still
+        stands? Read before any request, so an event nobody asked about costs nothing."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM pull_requests WHERE repo = ? AND merged_sha IS NULL"
+                " AND (merge_requested_by IS NOT NULL OR automerge_sha IS NOT NULL) LIMIT 1",
+                (repo,),
+            ).fetchone()
+            return row is not None
+
+        return await self.db.read(work)
 
     async def take_fix_attempt(self, repo: str, pr_number: int, limit: int) -> int | None:
         """Atomically count one more fix attempt; None when `limit` attempts were already made."""

@@ -1,6 +1,6 @@
 """Send failed validations back to the agent, within a bound; and the person-triggered fix.
 
-- After a validation of a PR that is **linked to an agent run** fails, that run is resumed
+- After a validation of a PR that is **linked to a finished agent run** fails, that run is resumed
   (`/agent/run/resume`) with the error context (handlers/agent/fix_context.py), and the attempt is
   counted in the store. At most `agent.max_fix_attempts` per PR; when the bound is reached, the PR gets
   one comment saying what still fails and that a person is needed, and the label `codegen: needs-human`.
@@ -20,6 +20,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.github import comments
 from bot.github.client import GitHubClients
+from bot.runtime.faults import crash_point
 from bot.store.agent_runs import AgentRunStore
 from bot.store.pull_requests import PullRequestStore
 from bot.store.validations import ValidationRecord, ValidationStore
@@ -65,8 +66,10 @@ class AutoFixService:
         if is_fork(record):
             return  # fork code goes back to the agent only when a maintainer says `/codegen fix`
         run = await self.runs.run_for_pr(record.repo, record.pr_number)
-        if run is None or run.active or run.codegen_run_id is None:
-            return  # a person's PR (the button and /codegen fix serve it), or the agent is still working
+        if run is None or run.codegen_run_id is None or run.status != "finished":
+            # a person's PR (the button and /codegen fix serve it), the agent still working, or a run that a
+            # person cancelled, that failed or went stale: never resumed behind anyone's back
+            return
         owner, name = record.owner_repo
         gh = self.github.installation(record.installation_id)
         loaded = await self.config.load(owner, name, None, installation_id=record.installation_id)
@@ -99,13 +102,15 @@ class AutoFixService:
             {"owner": owner, "repo": name, "issue_number": record.pr_number},
             data={"labels": [NEEDS_HUMAN]},
         )
+        crash_point("github.write.after")
         await self.prs.set(record.repo, record.pr_number, needs_human=True)
 
     async def fix_requested(
         self, gh: GitHubAPI, *, repo: str, pr: dict[str, Any], installation_id: int, user: str,
-        extra: str, command_comment_id: int | None,
+        extra: str, command_comment_id: int | None, command_key: str | None = None,
     ) -> str:
-        """A person asked for a fix (button or command). Returns what happened, for a reply."""
+        """A person asked for a fix (button or command). Returns what happened, for a reply. The same command
+        handled again (`command_key`) finds the run it started and follows it: never a second run."""
         number, sha = int(pr["number"]), pr["head"]["sha"]
         validation = await self.validations.latest_for_sha(repo, sha)
         if validation is None or validation.report is None:
@@ -114,6 +119,9 @@ class AutoFixService:
             return f"The validation of `{sha[:12]}` passed; there is nothing to fix."
         context = render_fix_context(validation.report, branch=pr["head"]["ref"], extra=extra)
         linked = await self.runs.run_for_pr(repo, number)
+        started = await self.runs.for_command(repo, command_key) if command_key is not None else None
+        if started is not None:
+            linked = None  # this command's own run (found below, by its key), not someone else's
         if linked is not None and linked.active:
             return "The agent is already working on this pull request; wait for its answer."
         if linked is not None and linked.codegen_run_id is not None and linked.status == "finished":
@@ -121,7 +129,7 @@ class AutoFixService:
             return "Sent the failure back to the agent run that opened this pull request."
         record = await self.agent.start(
             repo=repo, number=number, thread_kind="pull_request", installation_id=installation_id,
-            command=context, requested_by=user, command_comment_id=command_comment_id,
+            command=context, requested_by=user, command_comment_id=command_comment_id, command_key=command_key,
         )
         await self.runs.link_pr(record.id, repo, number)
         return "Started an agent run to fix this pull request on its branch."

@@ -3,10 +3,15 @@
 Every step that talks to Codegen runs as a durable job (bot/jobs.py), never inside the webhook handler:
 a rate-limited Codegen API can make a call wait, and a restart must not lose a run.
 
-- `agent_run.start`: build the prompt (handlers/agent/prompt.py), create the run with the thread
-  in its `metadata`, then poll. If the job is retried after a crash, it first looks for a run already
-  created with this record's id in its metadata, so a run is never created twice.
+- `start` records the run once per command: the same comment handled again (after a crash, or a retry of
+  its delivery) finds its record (`AgentRunStore.create_once`), adopts its status comment (found by its
+  marker when its id was not recorded) and queues its job again only when none is queued or running.
+- `agent_run.start`: build the prompt (handlers/agent/prompt.py), create the run with the thread in its
+  `metadata` (handlers/agent/creation.py: whoever finds the creation already sent, a retry or a job re-run
+  after a crash, looks for the run by that metadata first, so a run is never created twice), then poll.
 - `agent_run.resume`: resume the run with the follow-up prompt (continue / confirm / modify / fix).
+- A job that uses up its attempts fails its run with a clear error (handlers/agent/reconcile.py), and the
+  reconciler's task `agent_runs.unfollowed` queues the job of an active run that has none.
 - `agent_run.poll`: GET the run; edit the status comment when something changed; when the run ends,
   classify the answer (handlers/agent/answer.py), link its pull requests, and stop polling.
   Polling backs off while nothing changes: 5 s, 5 s, 10 s, 10 s, 20 s, 30 s, then every 60 s — or slower
@@ -20,12 +25,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
-from bot.codegen.client import AgentRun, CodegenClient, CodegenError, CodegenQuotaReached
+from bot.codegen.client import AgentRun, CodegenClient, CodegenError, CodegenRateLimited
 from bot.codegen.orgs import CodegenOrgMap
 from bot.dispatch.jobs import Job, JobQueue, Retry
 from bot.github import comments
@@ -33,24 +38,22 @@ from bot.github.client import GitHubClients
 from bot.store.agent_runs import AgentRunRecord, AgentRunStore
 from config.loader import RepoConfigLoader
 from config.schema import AgentConfig
+from handlers.agent import reconcile
 from handlers.agent.answer import AnswerKind, classify_answer
+from handlers.agent.creation import find_or_create
+from handlers.agent.job_keys import POLL, POLL_PREFIX, RESUME, START, poll_key, resume_key, start_key
 from handlers.agent.prompt import PromptContext, build_prompt, build_resume_prompt
 from handlers.agent.status import status_view
-from handlers.agent.texts import render_status
+from handlers.agent.texts import marker, render_status
 
 log = logging.getLogger(__name__)
 
-START, RESUME, POLL = "agent_run.start", "agent_run.resume", "agent_run.poll"
 _BACKOFF = (5.0, 5.0, 10.0, 10.0, 20.0, 30.0, 60.0)
 _PR_URL = re.compile(r"/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pull/(?P<number>\d+)")
 #: how many of the thread's latest comments go into a prompt (before the size bound applies)
 PROMPT_COMMENTS = 20
 #: GitHub's `author_association` values of people the repository trusts (agent.prompt_comments)
 COLLABORATORS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-
-
-def poll_key(run_id: int) -> str:
-    return f"agent_run:{run_id}"
 
 
 def poll_delay(unchanged_polls: int, active_runs: int, first: float = 5.0) -> float:
@@ -63,20 +66,6 @@ def poll_delay(unchanged_polls: int, active_runs: int, first: float = 5.0) -> fl
     scale = first / _BACKOFF[0]
     base = _BACKOFF[min(unchanged_polls, len(_BACKOFF) - 1)] * scale
     return max(base, 0.5 * active_runs * scale)
-
-
-def metadata_for(record: AgentRunRecord, html_url: str) -> dict[str, Any]:
-    """What Codegen stores with the run, so a run can be traced back to its thread from codegen.com."""
-    return {
-        "codegen_bot": {
-            "run_id": record.id,
-            "repo": record.repo,
-            "number": record.number,
-            "kind": record.thread_kind,
-            "comment_id": record.command_comment_id,
-            "url": html_url,
-        }
-    }
 
 
 @dataclass
@@ -93,11 +82,20 @@ class AgentRunService:
     config: RepoConfigLoader
     poll_seconds: float = 5.0
     stale_minutes: int = 30
+    #: when this service was built (≈ the process started): the reconciler's grace is measured from it
+    started_at: float = field(default_factory=time.time)
 
     def register(self) -> None:
-        self.jobs.register(START, self.run_start, concurrency=4, max_attempts=5)
-        self.jobs.register(RESUME, self.run_resume, concurrency=4, max_attempts=5)
-        self.jobs.register(POLL, self.run_poll, concurrency=16, max_attempts=10)
+        self.jobs.register(START, self.run_start, concurrency=4, max_attempts=5, on_exhausted=self.on_exhausted)
+        self.jobs.register(RESUME, self.run_resume, concurrency=4, max_attempts=5, on_exhausted=self.on_exhausted)
+        self.jobs.register(POLL, self.run_poll, concurrency=16, max_attempts=10, on_exhausted=self.on_exhausted)
+
+    async def on_exhausted(self, job: Job, error: str) -> None:
+        await reconcile.conclude_exhausted(self, job, error)
+
+    async def reconcile_unfollowed(self) -> int:
+        """The reconciler's task `agent_runs.unfollowed`: active runs with no job get theirs again."""
+        return await reconcile.repair_unfollowed(self)
 
     # --- helpers ------------------------------------------------------------------------------
     def _delay(self, unchanged: int, active: int) -> float:
@@ -106,18 +104,23 @@ class AgentRunService:
     def _gh(self, record: AgentRunRecord) -> GitHubAPI:
         return self.github.installation(record.installation_id)
 
-    async def render(self, record: AgentRunRecord) -> AgentRunRecord:
-        """Create or edit the run's one status comment."""
+    async def render(self, record: AgentRunRecord, *, fresh: bool = False) -> AgentRunRecord:
+        """Create or edit the run's one status comment. With no comment id recorded, the thread is searched
+        for the run's marker first (a crash may have come between the post and the record), unless the
+        record is `fresh` (created just now: no comment can carry its marker yet)."""
         gh = self._gh(record)
         owner, repo = record.owner_repo
         body = render_status(status_view(record, time.time(), self.stale_minutes))
         if record.status_comment_id is None:
-            created = await comments.post(gh, owner, repo, record.number, body)
-            return await self.store.update(record.id, status_comment_id=created["id"])
+            if fresh:
+                created = await comments.post(gh, owner, repo, record.number, body)
+            else:
+                created = await comments.post_once(gh, owner, repo, record.number, marker(record.id), body)
+            return await self.store.update(record.id, status_comment_id=int(created["id"]))
         await comments.edit(gh, owner, repo, record.status_comment_id, body)
         return record
 
-    async def _fail(self, record: AgentRunRecord, error: str, codegen_status: str | None = None) -> None:
+    async def fail(self, record: AgentRunRecord, error: str, codegen_status: str | None = None) -> None:
         record = await self.store.update(
             record.id, status="failed", error=error, codegen_status=codegen_status or record.codegen_status
         )
@@ -137,20 +140,23 @@ class AgentRunService:
         command_comment_id: int | None,
         fix_attempt: int | None = None,
         extra: dict[str, Any] | None = None,
+        command_key: str | None = None,
     ) -> AgentRunRecord:
-        """Record the run, show it as queued, and queue its creation on Codegen."""
-        record = await self.store.create(
-            repo=repo,
-            number=number,
-            thread_kind=thread_kind,
-            installation_id=installation_id,
-            command=command,
-            requested_by=requested_by,
-            command_comment_id=command_comment_id,
-            fix_attempt=fix_attempt,
+        """Record the run, show it as queued, and queue its creation on Codegen. A `command_key` already
+        recorded (the command handled again) gives its run back, shown and followed, never a second run."""
+        record, created = await self.store.create_once(
+            repo=repo, number=number, thread_kind=thread_kind, installation_id=installation_id, command=command,
+            requested_by=requested_by, command_comment_id=command_comment_id, fix_attempt=fix_attempt,
+            command_key=command_key,
         )
-        record = await self.render(record)
-        await self.jobs.enqueue(START, {"run_id": record.id, **(extra or {})}, key=f"agent_start:{record.id}")
+        if not created:
+            log.warning("agent run %d is already recorded for this command: following it, not starting another",
+                        record.id)
+        record = await self.render(record, fresh=created)
+        if created:
+            await self.jobs.enqueue(START, {"run_id": record.id, **(extra or {})}, key=start_key(record.id))
+        else:
+            await reconcile.follow_again(self, record, extra)
         return record
 
     async def _prompt_for(self, record: AgentRunRecord, job: Job) -> tuple[str, str]:
@@ -197,38 +203,24 @@ class AgentRunService:
         )
         return prompt, issue.get("html_url") or ""
 
-    async def _already_created(self, org_id: int, record: AgentRunRecord) -> AgentRun | None:
-        """After a crash between creating the run and recording it: find it by our metadata."""
-        for run in await self.codegen.list_runs(org_id, limit=100):
-            mark = (run.metadata or {}).get("codegen_bot") or {}
-            if mark.get("run_id") == record.id and mark.get("repo") == record.repo:
-                return run
-        return None
-
     async def run_start(self, job: Job) -> Retry | None:
         record = await self.store.get(job.payload["run_id"])
+        if record is not None and record.status == "running" and record.codegen_run_id is not None:
+            # created and recorded, then interrupted before its poll was queued
+            if not await self.store.live_job_keys(record.id, (POLL_PREFIX,)):
+                await self._follow(record)
+            return None
         if record is None or record.status != "queued":
             return None  # cancelled meanwhile
         owner, repo = record.owner_repo
         org_id = self.orgs.org_for(owner, repo, self.default_org_id)
         if self.codegen is None or org_id is None:
-            await self._fail(record, "Codegen is not configured on this bot (CODEGEN_API_TOKEN, CODEGEN_ORG_ID).")
+            await self.fail(record, "Codegen is not configured on this bot (CODEGEN_API_TOKEN, CODEGEN_ORG_ID).")
             return None
         prompt, html_url = await self._prompt_for(record, job)
-        run = await self._already_created(org_id, record) if job.attempts > 1 else None
-        if run is None:
-            try:
-                run = await self.codegen.create_run(org_id, prompt, metadata=metadata_for(record, html_url))
-            except CodegenQuotaReached as exc:
-                await self._fail(
-                    record, f"Codegen refused the run: the organisation's agent-run quota is reached ({exc.message})."
-                )
-                return None
-            except CodegenError as exc:
-                if exc.status is not None and 400 <= exc.status < 500:
-                    await self._fail(record, f"Codegen refused the run (HTTP {exc.status}): {exc.message}")
-                    return None
-                raise  # transient: the job queue retries with backoff
+        run = await find_or_create(self.codegen, self.store, self.fail, record, org_id, prompt, html_url)
+        if not isinstance(run, AgentRun):
+            return run
         record = await self.store.update(
             record.id,
             status="running",
@@ -240,10 +232,13 @@ class AgentRunService:
             progressed=True,
         )
         await self.render(record)
+        await self._follow(record)
+        return None
+
+    async def _follow(self, record: AgentRunRecord) -> None:
         await self.jobs.enqueue(
             POLL, {"run_id": record.id, "unchanged": 0}, key=poll_key(record.id), delay=self._delay(0, 0)
         )
-        return None
 
     # --- resuming -----------------------------------------------------------------------------
     async def resume(self, record: AgentRunRecord, kind: str, text: str, requested_by: str) -> AgentRunRecord:
@@ -256,9 +251,9 @@ class AgentRunService:
             requested_by=requested_by,
             progressed=True,
         )
-        await self.render(record)
-        await self.jobs.enqueue(RESUME, {"run_id": record.id, "prompt": prompt}, key=f"agent_resume:{record.id}")
-        return record
+        # queued before the comment is edited: no network call between the two writes a crash could split
+        await self.jobs.enqueue(RESUME, {"run_id": record.id, "prompt": prompt}, key=resume_key(record.id))
+        return await self.render(record)
 
     async def run_resume(self, job: Job) -> Retry | None:
         record = await self.store.get(job.payload["run_id"])
@@ -267,9 +262,12 @@ class AgentRunService:
         assert record.codegen_org_id is not None
         try:
             run = await self.codegen.resume_run(record.codegen_org_id, record.codegen_run_id, job.payload["prompt"])
+        except CodegenRateLimited as exc:
+            log.warning("Codegen rate limit; resuming run %s in %.0fs", record.id, exc.retry_after)
+            return Retry(after=exc.retry_after)
         except CodegenError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
-                await self._fail(record, f"Codegen refused to resume the run (HTTP {exc.status}): {exc.message}")
+                await self.fail(record, f"Codegen refused to resume the run (HTTP {exc.status}): {exc.message}")
                 return None
             raise
         record = await self.store.update(record.id, codegen_status=run.status, progressed=True)
@@ -321,7 +319,7 @@ class AgentRunService:
 
     async def _finish(self, record: AgentRunRecord, run: AgentRun) -> None:
         if not run.succeeded:
-            await self._fail(record, f"The agent run ended with status {run.status}.", run.status)
+            await self.fail(record, f"The agent run ended with status {run.status}.", run.status)
             return
         prs = [
             {"url": pr.url, "title": pr.title, "head_branch": pr.head_branch_name, "id": pr.id}
@@ -348,8 +346,8 @@ class AgentRunService:
     # --- stopping -----------------------------------------------------------------------------
     async def cancel(self, record: AgentRunRecord, by: str) -> AgentRunRecord:
         await self.jobs.cancel(poll_key(record.id))
-        await self.jobs.cancel(f"agent_start:{record.id}")
-        await self.jobs.cancel(f"agent_resume:{record.id}")
+        await self.jobs.cancel(start_key(record.id))
+        await self.jobs.cancel(resume_key(record.id))
         record = await self.store.update(record.id, status="cancelled", error=f"cancelled by @{by}")
         await self.render(record)
         return record

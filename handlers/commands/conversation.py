@@ -2,6 +2,12 @@
 written: an issue comment, a review comment on the diff, or a review's body. The bot reacts and answers
 where the command was written: in the review thread for a review comment (reactions on review comments
 have their own endpoint); a review's body has no reactions, so it gets only the answer, on the PR.
+
+Each command of a text has a key: where it was written, the comment's id and the command's position
+(`Written.command_key`). An agent run is recorded once per key, and each answer posted on the conversation
+carries a hidden marker made of it, so when the same text is handled again (a later attempt at its
+delivery, after a crash or a failed callback) the answer already posted is found and edited, not repeated.
+An answer in a review thread has no such lookup (it is always posted).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any, Literal
 from gidgethub.abc import GitHubAPI
 
 from bot.github import comments
+from bot.runtime.logs import delivery_attempt
 
 Place = Literal["issue_comment", "review_comment", "review"]
 
@@ -87,10 +94,23 @@ class Written:
         elif self.place == "review_comment":
             await comments.react_to_review_comment(gh, c.owner, c.repo, self.id, content)
 
-    async def reply(self, gh: GitHubAPI, c: Conversation, body: str) -> dict[str, Any]:
+    def command_key(self, position: int | str) -> str:
+        """The identity of one command of this text (`position`: its index, or another answer's name)."""
+        return f"{self.place}:{self.id}:{position}"
+
+    async def reply(self, gh: GitHubAPI, c: Conversation, body: str, position: int | str = "") -> dict[str, Any]:
+        """Answer where the text was written; on the conversation, once per `position` (see the docstring)."""
         if self.place == "review_comment":
             return await comments.reply_in_review_thread(gh, c.owner, c.repo, c.number, self.id, body)
-        return await comments.post(gh, c.owner, c.repo, c.number, body)
+        marker = reply_marker(self.command_key(position))
+        text = f"{body}\n\n{marker}"
+        if delivery_attempt() == 1:  # the text's first handling: nothing of it can be on GitHub yet
+            return await comments.post(gh, c.owner, c.repo, c.number, text)
+        return await comments.post_once(gh, c.owner, c.repo, c.number, marker, text)
+
+
+def reply_marker(command_key: str) -> str:
+    return f"<!-- codegen-bot:reply:{command_key} -->"
 
 
 def from_pull_request_event(data: dict[str, Any]) -> Conversation:

@@ -42,16 +42,23 @@ class CommandCall:
     written: Written | None = None
     #: when the comment was written (epoch seconds)
     written_at: float = 0.0
+    #: the command's position in the text (with the comment, its identity: see `command_key`)
+    index: int = 0
 
     @property
     def config(self) -> RepoConfig:
         assert self.loaded.config is not None
         return self.loaded.config
 
+    @property
+    def command_key(self) -> str | None:
+        """This command's identity (an agent run is recorded once per key; its answer is posted once)."""
+        return self.written.command_key(self.index) if self.written is not None else None
+
     async def reply(self, body: str) -> dict[str, Any]:
         c = self.conversation
         if self.written is not None:
-            return await self.written.reply(self.ctx.gh, c, body)
+            return await self.written.reply(self.ctx.gh, c, body, self.index)
         return await comments.post(self.ctx.gh, c.owner, c.repo, c.number, body)
 
 
@@ -62,7 +69,7 @@ async def start(call: CommandCall, argument: str) -> None:
     c = call.conversation
     await call.ctx.services.agent.start(
         repo=c.full_name, number=c.number, thread_kind=c.kind, installation_id=call.ctx.installation_id,
-        command=argument, requested_by=call.user, command_comment_id=call.comment_id,
+        command=argument, requested_by=call.user, command_comment_id=call.comment_id, command_key=call.command_key,
     )
 
 
@@ -118,7 +125,7 @@ async def fix(call: CommandCall, argument: str) -> None:
     assert call.pull is not None
     outcome = await call.ctx.services.auto_fix.fix_requested(
         call.ctx.gh, repo=call.conversation.full_name, pr=call.pull, installation_id=call.ctx.installation_id,
-        user=call.user, extra=argument, command_comment_id=call.comment_id,
+        user=call.user, extra=argument, command_comment_id=call.comment_id, command_key=call.command_key,
     )
     await call.reply(replies.to_user(call.user, outcome))
 

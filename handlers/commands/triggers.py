@@ -71,19 +71,19 @@ async def handle(ctx: EventContext, c: Conversation, written: Written) -> None:
     loaded = await ctx.repo_config(c.owner, c.repo, pull["base"]["ref"] if pull is not None else None)
     if loaded.config is None:
         await written.react(gh, c, "confused")
-        await written.reply(gh, c, replies.config_errors(user, [str(e) for e in loaded.errors]))
+        await written.reply(gh, c, replies.config_errors(user, [str(e) for e in loaded.errors]), "refused")
         return
     required = loaded.config.agent.min_permission
     permission = await ctx.permission(c.owner, c.repo, user)
     if not permission_at_least(permission, required):
         await written.react(gh, c, "confused")
-        await written.reply(gh, c, replies.render_refusal(user, required))
+        await written.reply(gh, c, replies.render_refusal(user, required), "refused")
         return
     await written.react(gh, c, "eyes")
-    for command in commands:
+    for index, command in enumerate(commands):
         call = CommandCall(ctx=ctx, conversation=c, user=user, comment_id=written.id, loaded=loaded, pull=pull,
                            latest_run=await _latest_run(ctx, c, command), written=written,
-                           written_at=written.written_at(time.time()))
+                           written_at=written.written_at(time.time()), index=index)
         await _answer(call, command, permission)
 
 

@@ -13,6 +13,14 @@
 - `Merge(sha, method)` — every condition holds **for the current head SHA**: merge exactly that SHA.
 - `UpdateBranch(sha)` — everything else holds but the head is behind its base and `merge.update_branch`
   is on: bring the branch up to date (a new head, validated again before any merge).
+- `EnableAutoMerge(sha, method, waiting_for)` — with `merge.use_github_auto_merge`: our validation of the
+  head passed and everything still to come is something GitHub itself enforces before it merges (a check
+  that branch protection or a ruleset requires, mergeability, a `blocked` rule), so GitHub's own
+  auto-merge may be enabled for exactly this head. GitHub refuses to enable it on a PR that is already
+  mergeable ("clean status"), which is why this is decided while the answer is still *wait*; once tried for
+  a head (enabled or refused) it is not tried again for that head, and a clean PR is merged with
+  `PUT /merge` as without the setting. A check required only by `merge.required_checks`, or tied to an app
+  only by `merge.check_apps`, is not enforced by GitHub, so it keeps the decision with the bot.
 
 GitHub's `mergeable_state`: `dirty` blocks ("conflicts"); `behind` blocks unless the branch may be
 updated; `blocked` waits, saying so (a rule GitHub enforces that the bot cannot see, e.g. a review);
@@ -83,6 +91,10 @@ class PullSnapshot:
     automerge_label_by_writer: bool = False
     #: branch protection could be read (False: the App lacks `administration: read`)
     protection_readable: bool = True
+    #: the head SHA for which enabling GitHub's auto-merge was tried (enabled or refused)
+    native_auto_merge_sha: str | None = None
+    #: GitHub's auto-merge is on for this PR now (the REST `auto_merge` field)
+    native_auto_merge_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,9 @@ class MergePolicy:
     method: str
     required_checks: tuple[str, ...]
     update_branch: bool = False
+    use_github_auto_merge: bool = False
+    #: checks whose app only `merge.check_apps` names (GitHub does not enforce that)
+    app_pinned: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,22 @@ class UpdateBranch:
     sha: str
 
 
-MergeDecision = NotAsked | Blocked | Wait | Merge | UpdateBranch
+@dataclass(frozen=True)
+class EnableAutoMerge:
+    sha: str
+    method: str
+    waiting_for: tuple[str, ...]
+
+
+MergeDecision = NotAsked | Blocked | Wait | Merge | UpdateBranch | EnableAutoMerge
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Something still to come, and whether GitHub itself waits for it before merging."""
+
+    what: str
+    enforced_by_github: bool
 
 
 @dataclass(frozen=True)
@@ -151,6 +181,15 @@ def trusted_checks(
         if status.name not in checks and sources.may_report(status):
             checks[status.name] = status
     return checks
+
+
+def asked_before_gathering(
+    auto_merge: bool, head_sha: str, labels: Iterable[str], merge_command_sha: str | None, automerge_sha: str | None
+) -> bool:
+    """Could anyone have asked for this head to merge? Known from the config, the labels and the store
+    alone, before a single request: when False, the decision is `NotAsked` whatever GitHub would say."""
+    labelled = AUTOMERGE_LABEL in set(labels) and automerge_sha == head_sha
+    return auto_merge or merge_command_sha == head_sha or labelled
 
 
 def merge_requested(pr: PullSnapshot, policy: MergePolicy) -> bool:
@@ -191,15 +230,8 @@ def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
     return decision
 
 
-def _decide(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
-    if not merge_requested(pr, policy):
-        return NotAsked()
+def _blockers(pr: PullSnapshot) -> list[str]:
     blocked: list[str] = []
-    waiting: list[str] = []
-    if pr.merged:
-        return Blocked(("the pull request is already merged",))
-    if not pr.open:
-        return Blocked(("the pull request is closed",))
     if pr.draft:
         blocked.append("the pull request is a draft")
     for label in BLOCKING_LABELS:
@@ -210,30 +242,72 @@ def _decide(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
         blocked.append("changes are requested by " + ", ".join(f"@{u}" for u in requesters))
     if pr.mergeable is False or pr.mergeable_state == "dirty":
         blocked.append("it has merge conflicts with the base branch")
-    behind = pr.mergeable_state == "behind"
-    if behind and not policy.update_branch:
-        blocked.append("its branch is behind the base branch (update it, or set `merge.update_branch: true`)")
-    if pr.mergeable_state == "blocked":
-        waiting.append("GitHub to unblock it (a branch rule the bot cannot see, such as a required review)")
-    required = required_checks(pr, policy)
+    return blocked
+
+
+def _checks(pr: PullSnapshot, policy: MergePolicy, required: list[str]) -> tuple[list[str], list[Pending]]:
+    """(blocking reasons, pending checks) of the required checks."""
+    blocked: list[str] = []
+    pending: list[Pending] = []
     for name in required:
         check = pr.checks.get(name)
+        enforced = name in pr.required_by_branch and name not in policy.app_pinned
         if check is None:
-            waiting.append(f"`{name}` to report")
+            pending.append(Pending(f"`{name}` to report", enforced))
         elif check.conclusion is None:
-            waiting.append(f"`{name}` to finish")
+            pending.append(Pending(f"`{name}` to finish", enforced))
         elif check.conclusion == "skipped":
             blocked.append(f"required check `{name}` was skipped, so nothing was validated")
         elif check.conclusion not in PASSING:
             blocked.append(f"required check `{name}` concluded `{check.conclusion}`")
+    return blocked, pending
+
+
+def _decide(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
+    if not merge_requested(pr, policy):
+        return NotAsked()
+    if pr.merged:
+        return Blocked(("the pull request is already merged",))
+    if not pr.open:
+        return Blocked(("the pull request is closed",))
+    blocked = _blockers(pr)
+    behind = pr.mergeable_state == "behind"
+    if behind and not policy.update_branch:
+        blocked.append("its branch is behind the base branch (update it, or set `merge.update_branch: true`)")
+    pending: list[Pending] = []
+    if pr.mergeable_state == "blocked":
+        pending.append(Pending("GitHub to unblock it (a branch rule the bot cannot see, such as a required review)",
+                               True))
+    required = required_checks(pr, policy)
+    check_blocks, check_pending = _checks(pr, policy, required)
+    blocked.extend(check_blocks)
+    pending.extend(check_pending)
     if blocked:
         return Blocked(tuple(blocked))
     if pr.mergeable is None:
-        waiting.append("GitHub to compute mergeability")
+        pending.append(Pending("GitHub to compute mergeability", True))
     if pr.validated_sha != pr.head_sha:
-        waiting.append(f"a passing validation of the head commit `{pr.head_sha[:12]}`")
-    if waiting:
-        return Wait(tuple(waiting))
+        pending.append(Pending(f"a passing validation of the head commit `{pr.head_sha[:12]}`", False))
+    if pending:
+        return _wait(pr, policy, pending, behind)
     if behind:
         return UpdateBranch(pr.head_sha)
+    if pr.native_auto_merge_on and pr.native_auto_merge_sha == pr.head_sha:
+        return Wait(("GitHub's auto-merge, enabled for this commit",))
     return Merge(pr.head_sha, policy.method, tuple(required))
+
+
+def _wait(pr: PullSnapshot, policy: MergePolicy, pending: list[Pending], behind: bool) -> MergeDecision:
+    """Wait, or hand the wait to GitHub's own auto-merge when everything left is something GitHub enforces."""
+    waiting = tuple(p.what for p in pending)
+    handover = (
+        policy.use_github_auto_merge
+        and pr.protection_readable
+        and not behind
+        and pr.validated_sha == pr.head_sha
+        and pr.native_auto_merge_sha != pr.head_sha
+        and all(p.enforced_by_github for p in pending)
+    )
+    if handover:
+        return EnableAutoMerge(pr.head_sha, policy.method, waiting)
+    return Wait(waiting)

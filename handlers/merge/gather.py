@@ -87,7 +87,10 @@ async def _required_by_branch(gh: GitHubAPI, owner: str, repo: str, branch: str)
     return required
 
 
-async def _checks(gh: GitHubAPI, owner: str, repo: str, sha: str, sources: CheckSources) -> dict[str, CheckResult]:
+async def _checks(gh: GitHubAPI, owner: str, repo: str, sha: str, sources: CheckSources,
+                  required: set[str]) -> dict[str, CheckResult]:
+    """The trusted report of each check on `sha`. Commit statuses only fill names no trusted check run
+    reported, so they are read only when a required name is still missing (one request less, usually)."""
     runs: list[tuple[int, CheckResult]] = []
     async for run in gh.getiter(
         "/repos/{owner}/{repo}/commits/{ref}/check-runs{?per_page}",
@@ -97,6 +100,8 @@ async def _checks(gh: GitHubAPI, owner: str, repo: str, sha: str, sources: Check
         conclusion = run.get("conclusion") if run.get("status") == "completed" else None
         app_id = (run.get("app") or {}).get("id")
         runs.append((int(run["id"]), CheckResult(run["name"], conclusion, app_id if isinstance(app_id, int) else None)))
+    if required <= set(trusted_checks(runs, [], sources)):
+        return trusted_checks(runs, [], sources)
     statuses = [  # the combined status is paginated too (30 a page by default): every page is read
         CheckResult(status["context"], _STATUS.get(status.get("state", "pending")))
         async for status in gh.getiter(
@@ -145,6 +150,7 @@ async def _labelled_by_writer(
 async def gather(
     gh: GitHubAPI, owner: str, repo: str, pr: dict[str, Any], *, state: PullRequestState,
     validated_sha: str | None, own_app_id: int | None, check_apps: dict[str, int], permission_of: PermissionOf,
+    required_checks: tuple[str, ...] = (),
 ) -> PullSnapshot:
     """The snapshot the decision needs, from the PR as fetched (once) by the caller.
 
@@ -163,11 +169,13 @@ async def gather(
         mergeable_state=pr.get("mergeable_state") or "unknown",
         labels=frozenset(label["name"] for label in pr.get("labels") or []),
         reviews=await _reviews(gh, owner, repo, number),
-        checks=await _checks(gh, owner, repo, head_sha, sources),
+        checks=await _checks(gh, owner, repo, head_sha, sources, required.names | set(required_checks)),
         required_by_branch=frozenset(required.names),
         protection_readable=required.protection_readable,
         validated_sha=validated_sha,
         merge_command_sha=state.merge_requested_sha if state.merge_requested_by is not None else None,
         automerge_label_sha=state.automerge_sha,
         automerge_label_by_writer=await _labelled_by_writer(gh, owner, repo, pr, permission_of),
+        native_auto_merge_sha=state.native_auto_merge_sha,
+        native_auto_merge_on=pr.get("auto_merge") is not None,
     )

@@ -10,10 +10,18 @@ evaluation. The job fetches the PR once, gathers a snapshot (handlers/merge/gath
   mergeable: both are reported in one comment and never retried blindly (a new push brings a new
   validation and a new evaluation). After a merge: a short comment (what was validated, which checks,
   the merge commit) and, with `merge.delete_branch`, the head branch is deleted when it lives in this
-  repository. With `merge.use_github_auto_merge`, GitHub's own auto-merge is enabled instead (GraphQL
-  `enablePullRequestAutoMerge` with `expectedHeadOid` = that SHA).
-- Blocked, when a merge was asked for: one comment saying why; the same reasons are not repeated.
+  repository.
+- EnableAutoMerge (`merge.use_github_auto_merge`, while waiting for what GitHub enforces): GitHub's own
+  auto-merge, for exactly the validated head (handlers/merge/native.py); refused, the bot merges itself.
+- Blocked, when a merge was asked for (a command, the label, or `merge.auto_merge`): the PR's one merge
+  notice says why, for that head (handlers/merge/notices.py: edited in place, the same words never twice).
 - Wait / not asked: nothing.
+
+A head without a passed validation cannot merge: the job stops after `GET /pulls/{n}` (the validation's end
+schedules it again, and `/codegen merge` still answers with every reason at once). Nobody asked (config,
+labels, store: `asked_before_gathering`) is decided before anything is gathered, so
+an evaluation that concerns nobody costs the one `GET /pulls/{n}` it started with, and the check-event
+triggers skip even that when the store and the recently loaded config say nobody asked.
 """
 
 from __future__ import annotations
@@ -37,29 +45,24 @@ from handlers.merge import texts
 from handlers.merge.decide import (
     AUTOMERGE_LABEL,
     Blocked,
+    EnableAutoMerge,
     Merge,
     MergeDecision,
     MergePolicy,
     NotAsked,
     UpdateBranch,
     Wait,
+    asked_before_gathering,
     decide_merge,
 )
 from handlers.merge.gather import gather
+from handlers.merge.native import NativeAutoMerge
+from handlers.merge.notices import MergeNotices
 
 log = logging.getLogger(__name__)
 
 JOB = "merge.evaluate"
 DEBOUNCE = 1.0
-_GRAPHQL_METHOD = {"merge": "MERGE", "squash": "SQUASH", "rebase": "REBASE"}
-ENABLE_AUTO_MERGE = """
-mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod, $expectedHeadOid: GitObjectID) {
-  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod,
-                                     expectedHeadOid: $expectedHeadOid}) {
-    pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
-  }
-}
-"""
 
 
 #: looks while GitHub computes mergeability: after 1, 2, 4, 8 and 16 s, then the next event decides
@@ -104,6 +107,12 @@ class MergeService:
     app_id: int | None = None
     #: permission lookups (the automerge label counts only when its adder has write permission)
     permissions: PermissionCache = field(default_factory=PermissionCache)
+    native: NativeAutoMerge = field(init=False)
+    notices: MergeNotices = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notices = MergeNotices(self.prs)
+        self.native = NativeAutoMerge(self.prs, self.graphql_endpoint, self.notices)
 
     def register(self) -> None:
         self.jobs.register(JOB, self.run_job, concurrency=4, max_attempts=3)
@@ -122,15 +131,21 @@ class MergeService:
             return Blocked(("`.github/codegen.yml` at the base branch is invalid",))
         owner, name = repo.split("/", 1)
         state = await self.prs.get(repo, int(pr["number"]))
+        merge = loaded.config.merge
+        labels = [label.get("name", "") for label in pr.get("labels") or []]
+        command_sha = state.merge_requested_sha if state.merge_requested_by is not None else None
+        if not asked_before_gathering(merge.auto_merge, pr["head"]["sha"], labels, command_sha, state.automerge_sha):
+            return NotAsked()
         passed = await self.validations.latest_for_sha(repo, pr["head"]["sha"])
         validated = passed.head_sha if passed is not None and passed.passed else None
-        merge = loaded.config.merge
         async def permission_of(user: str) -> str:
             return await self.permissions.permission(gh, owner, name, user)
 
         snapshot = await gather(gh, owner, name, pr, state=state, validated_sha=validated, own_app_id=self.app_id,
-                                check_apps=dict(merge.check_apps), permission_of=permission_of)
-        policy = MergePolicy(merge.auto_merge, merge.method, tuple(merge.required_checks), merge.update_branch)
+                                check_apps=dict(merge.check_apps), permission_of=permission_of,
+                                required_checks=tuple(merge.required_checks))
+        policy = MergePolicy(merge.auto_merge, merge.method, tuple(merge.required_checks), merge.update_branch,
+                             merge.use_github_auto_merge, frozenset(merge.check_apps))
         return decide_merge(snapshot, policy)
 
     async def request(
@@ -140,13 +155,14 @@ class MergeService:
         number = int(pr["number"])
         await self.prs.set(repo, number, merge_requested_by=user, merge_requested_sha=pr["head"]["sha"])
         decision = await self.evaluate(gh, repo, pr, loaded)
-        if isinstance(decision, Merge):
+        if isinstance(decision, Merge | EnableAutoMerge):
             await self.schedule(repo, number, installation_id, delay=0)
             return None
         if isinstance(decision, NotAsked):  # cannot happen after the request above; kept for clarity
             return None
         notice = texts.describe(decision)
-        await self.prs.set(repo, number, last_notice=notice)
+        if isinstance(decision, Blocked):  # the reply says it: the job's notice does not say it again
+            await self.prs.set(repo, number, last_notice=texts.notice(decision, pr["head"]["sha"]))
         return notice
 
     async def run_job(self, job: Job) -> Retry | None:
@@ -160,6 +176,9 @@ class MergeService:
                 raise
             log.info("pull request %s#%d is gone; nothing to evaluate", repo, number)
             return None
+        passed = await self.validations.latest_for_sha(repo, pr["head"]["sha"])
+        if passed is None or not passed.passed:
+            return None  # nothing merges before its head passed validation, whose end schedules this job again
         owner, name = repo.split("/", 1)
         loaded = await self.config.load(owner, name, pr["base"]["ref"], installation_id=installation_id)
         decision = await self.evaluate(gh, repo, pr, loaded)
@@ -167,8 +186,11 @@ class MergeService:
             await self._merge(gh, repo, pr, decision, loaded.config.merge)
         elif isinstance(decision, UpdateBranch):
             await self._update_branch(gh, repo, pr, decision)
-        elif isinstance(decision, Blocked) and not isinstance(decision, NotAsked):
-            await self._notice_if_asked(gh, repo, pr, decision)
+        elif isinstance(decision, EnableAutoMerge):
+            if await self.native.enable(gh, repo, pr, decision):  # already clean: evaluate again, merge directly
+                await self.schedule(repo, number, installation_id, delay=0)
+        elif isinstance(decision, Blocked) and loaded.config is not None:
+            await self._notice_if_asked(gh, repo, pr, decision, loaded.config.merge.auto_merge)
         elif isinstance(decision, Wait) and pr.get("mergeable") is None:
             return recheck(job)  # GitHub is computing mergeability: look again shortly, a bounded number of times
         return None
@@ -176,7 +198,6 @@ class MergeService:
     async def _update_branch(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: UpdateBranch) -> None:
         owner, name = repo.split("/", 1)
         number = int(pr["number"])
-        state = await self.prs.get(repo, number)
         try:
             await gh.put(
                 "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
@@ -187,13 +208,14 @@ class MergeService:
             if exc.status_code not in (403, 422):
                 raise
             notice = f"Could not update the branch of `{decision.sha[:12]}` ({exc.status_code}: {exc})."
-            await self._say_once(gh, repo, number, notice, when=True, last=state.last_notice)
+            await self.notices.say(gh, repo, number, notice)
             return
-        await self._say_once(gh, repo, number, texts.branch_updated(decision.sha), when=True, last=state.last_notice)
+        await self.notices.say(gh, repo, number, texts.branch_updated(decision.sha))
 
     async def withdraw_on_push(self, gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
         """A new head: a merge request or automerge label given for an older commit no longer holds."""
         number, head = int(pr["number"]), pr["head"]["sha"]
+        await self.native.disable_on_push(gh, repo, pr)
         state = await self.prs.get(repo, number)
         asked_at = state.merge_requested_sha if state.merge_requested_by is not None else None
         stale = [sha for sha in (asked_at, state.automerge_sha) if sha is not None and sha != head]
@@ -208,35 +230,20 @@ class MergeService:
             )
         await comments.post(gh, owner, name, number, texts.withdrawn(stale[0], head))
 
-    async def _notice_if_asked(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Blocked) -> None:
+    async def _notice_if_asked(
+        self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Blocked, auto_merge: bool
+    ) -> None:
         number = int(pr["number"])
         state = await self.prs.get(repo, number)
-        asked = state.merge_requested_by is not None or any(
+        asked = auto_merge or state.merge_requested_by is not None or any(
             label.get("name") == AUTOMERGE_LABEL for label in pr.get("labels") or []
         )
-        await self._say_once(gh, repo, number, texts.describe(decision), when=asked, last=state.last_notice)
-
-    async def _say_once(self, gh: GitHubAPI, repo: str, number: int, notice: str, *, when: bool,
-                        last: str | None) -> None:
-        """Post `notice` unless it is what was said last (the same reasons are said once)."""
-        if when and last != notice:
-            owner, name = repo.split("/", 1)
-            await comments.post(gh, owner, name, number, notice)
-            await self.prs.set(repo, number, last_notice=notice)
+        if asked:
+            await self.notices.say(gh, repo, number, texts.notice(decision, pr["head"]["sha"]))
 
     async def _merge(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge, merge: MergeConfig) -> None:
         owner, name = repo.split("/", 1)
         number = int(pr["number"])
-        if merge.use_github_auto_merge:
-            await gh.graphql(
-                ENABLE_AUTO_MERGE,
-                endpoint=self.graphql_endpoint,
-                pullRequestId=pr["node_id"],
-                mergeMethod=_GRAPHQL_METHOD[decision.method],
-                expectedHeadOid=decision.sha,
-            )
-            await comments.post(gh, owner, name, number, texts.auto_merge_enabled(decision))
-            return
         try:
             result = await gh.put(
                 "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
@@ -246,9 +253,7 @@ class MergeService:
         except BadRequest as exc:
             if exc.status_code not in (403, 405, 409, 422):  # a refusal: said once, never retried blindly
                 raise
-            state = await self.prs.get(repo, number)
-            notice = texts.merge_refused(decision, exc.status_code, str(exc))
-            await self._say_once(gh, repo, number, notice, when=True, last=state.last_notice)
+            await self.notices.say(gh, repo, number, texts.merge_refused(decision, exc.status_code, str(exc)))
             return
         merge_sha = result.get("sha", "")
         await self.prs.set(repo, number, merged_sha=merge_sha, merge_requested_by=None, merge_requested_sha=None)
@@ -258,9 +263,12 @@ class MergeService:
 
 
 async def _delete_head_branch(gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
-    """After a merge: the head branch goes, when it lives in this repository (never a fork's)."""
+    """After a merge: the head branch goes, when it lives in this repository (never a fork's) and GitHub does
+    not delete it itself."""
     if (pr["head"].get("repo") or {}).get("full_name") != repo:
         return
+    if (pr["base"].get("repo") or {}).get("delete_branch_on_merge"):
+        return  # the repository's "Automatically delete head branches": GitHub deletes it itself
     owner, name = repo.split("/", 1)
     try:
         await gh.delete(

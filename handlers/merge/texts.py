@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from handlers.merge.decide import AUTOMERGE_LABEL, Blocked, Merge, MergeDecision, UpdateBranch, Wait
+from handlers.merge.decide import (
+    AUTOMERGE_LABEL,
+    Blocked,
+    EnableAutoMerge,
+    Merge,
+    MergeDecision,
+    UpdateBranch,
+    Wait,
+)
 
 
 def describe(decision: MergeDecision) -> str:
@@ -14,17 +22,38 @@ def describe(decision: MergeDecision) -> str:
         return f"Every required check passed on `{decision.sha[:12]}`; merging."
     if isinstance(decision, UpdateBranch):
         return f"`{decision.sha[:12]}` is behind the base branch; updating the branch first."
+    if isinstance(decision, EnableAutoMerge):
+        return "Ready to merge once these arrive (GitHub's auto-merge): " + "; ".join(decision.waiting_for) + "."
     return decision.reason
+
+
+def notice(decision: Blocked, head_sha: str) -> str:
+    """The merge notice of a blocked head (the SHA makes a new head's notice a new one)."""
+    return f"{describe(decision)} (head `{head_sha[:12]}`)"
 
 
 def checks_list(decision: Merge) -> str:
     return ", ".join(f"`{c}`" for c in decision.checks) or "none required"
 
 
-def auto_merge_enabled(decision: Merge) -> str:
+def auto_merge_enabled(decision: EnableAutoMerge) -> str:
     return (
-        f"Validated `{decision.sha[:12]}` ({checks_list(decision)} passed): GitHub's auto-merge is enabled for"
-        f" exactly this commit ({decision.method})."
+        f"Validated `{decision.sha[:12]}`: GitHub's auto-merge is enabled for exactly this commit"
+        f" ({decision.method}). GitHub merges it once these arrive: " + "; ".join(decision.waiting_for) + "."
+    )
+
+
+def auto_merge_refused(sha: str, message: str) -> str:
+    return (
+        f"GitHub did not enable its auto-merge for `{sha[:12]}` ({message or 'no message'}); the bot merges"
+        " this commit itself once every required check passes."
+    )
+
+
+def auto_merge_disabled(old_sha: str, new_sha: str) -> str:
+    return (
+        f"New commits were pushed (`{new_sha[:12]}`): GitHub's auto-merge, enabled for `{old_sha[:12]}`, is"
+        " turned off until the new head is validated."
     )
 
 

@@ -5,6 +5,14 @@ ready_for_review / reopened, pull_request_review submitted / dismissed.
 
 The `codegen: automerge` label counts only when a user with write permission adds it: added by anyone
 else, the bot removes it and says why.
+
+Check and status events cost no request when they concern nobody (GitHub's rate budget, issue 13):
+- a `check_run`/`check_suite` of this App is skipped: the validation that reports it schedules the
+  evaluation itself when it ends;
+- otherwise, when the config loaded recently (`RepoConfigLoader.recent`) has `merge.auto_merge: false`
+  and the store holds no standing merge request or automerge label for the PR (for a status: for any PR of
+  the repository), nothing is scheduled. Without a recent config the evaluation job decides (it reads the
+  config, and stops before gathering when nobody asked).
 """
 
 from __future__ import annotations
@@ -38,6 +46,47 @@ def _pr_numbers(items: list[dict[str, Any]] | None, repo_id: int | None) -> list
     ]
 
 
+async def _schedule_if_validated(ctx: EventContext, event: sansio.Event) -> None:
+    """A pull request event: evaluate only when its head passed a validation. Nothing merges before that,
+    and the validation's end schedules the evaluation itself (a new PR or push costs no evaluation)."""
+    pr = event.data["pull_request"]
+    passed = await ctx.services.merge.validations.latest_for_sha(event.data["repository"]["full_name"],
+                                                                 pr["head"]["sha"])
+    if passed is not None and passed.passed:
+        await _schedule(ctx, event, [int(pr["number"])])
+
+
+def _own(ctx: EventContext, item: dict[str, Any]) -> bool:
+    app_id = (item.get("app") or {}).get("id")
+    return app_id is not None and app_id == ctx.services.merge.app_id
+
+
+def _auto_merge_off(ctx: EventContext, event: sansio.Event, base_ref: str | None) -> bool:
+    """The recently loaded config says `merge.auto_merge: false` (False when unknown or invalid)."""
+    repository = event.data["repository"]
+    owner, name = repository["owner"]["login"], repository["name"]
+    recent = ctx.services.merge.config.recent
+    ref = base_ref or repository.get("default_branch")
+    loaded = recent(owner, name, ref)
+    if loaded is None and ref == repository.get("default_branch"):
+        loaded = recent(owner, name, None)
+    return loaded is not None and loaded.config is not None and not loaded.config.merge.auto_merge
+
+
+async def _asked(ctx: EventContext, event: sansio.Event, numbers: list[int], base_ref: str | None) -> list[int]:
+    """The PRs among `numbers` whose merge someone may have asked for, as far as is known without a request."""
+    if not numbers or not _auto_merge_off(ctx, event, base_ref):
+        return numbers
+    repo = event.data["repository"]["full_name"]
+    states = [await ctx.services.merge.prs.get(repo, number) for number in numbers]
+    return [s.pr_number for s in states if s.merged_sha is None and (s.merge_requested_by or s.automerge_sha)]
+
+
+def _base_ref(item: dict[str, Any]) -> str | None:
+    named = item.get("pull_requests") or []
+    return ((named[0].get("base") or {}).get("ref")) if named else None
+
+
 async def _check_event_pulls(ctx: EventContext, event: sansio.Event, item: dict[str, Any]) -> list[int]:
     """The PRs a check run/suite reports on. A fork's head comes with `pull_requests: []`: its PR is the
     one the bot validated at that commit (from the store, no request)."""
@@ -50,19 +99,21 @@ async def _check_event_pulls(ctx: EventContext, event: sansio.Event, item: dict[
 
 
 @router.register("check_run", action="completed")
-async def on_check_run(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    await _schedule(ctx, event, await _check_event_pulls(ctx, event, event.data["check_run"]))
-
-
 @router.register("check_suite", action="completed")
-async def on_check_suite(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    await _schedule(ctx, event, await _check_event_pulls(ctx, event, event.data["check_suite"]))
+async def on_check(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    item = event.data.get("check_run") or event.data["check_suite"]
+    if _own(ctx, item):
+        return
+    numbers = await _check_event_pulls(ctx, event, item)
+    await _schedule(ctx, event, await _asked(ctx, event, numbers, _base_ref(item)))
 
 
 @router.register("status")
 async def on_status(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
     repository = event.data["repository"]
     owner, name = repository["owner"]["login"], repository["name"]
+    if _auto_merge_off(ctx, event, None) and not await ctx.services.merge.prs.merge_asked_in(repository["full_name"]):
+        return  # nobody asked for a merge anywhere in this repository: 0 requests
     numbers: list[int] = []
     for branch in event.data.get("branches") or []:
         async for pr in gh.getiter(
@@ -86,7 +137,7 @@ async def on_push(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None
             raise
         return  # the pull request is gone
     await ctx.services.merge.withdraw_on_push(gh, repository["full_name"], fresh)
-    await _schedule(ctx, event, [int(event.data["pull_request"]["number"])])
+    await _schedule_if_validated(ctx, event)
 
 
 @router.register("pull_request", action="opened")
@@ -94,7 +145,7 @@ async def on_push(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None
 @router.register("pull_request", action="ready_for_review")
 @router.register("pull_request", action="unlabeled")
 async def on_pull_request(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    await _schedule(ctx, event, [int(event.data["pull_request"]["number"])])
+    await _schedule_if_validated(ctx, event)
 
 
 @router.register("pull_request", action="labeled")
@@ -116,10 +167,10 @@ async def on_labeled(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> N
             )
             await comments.post(gh, owner, name, number, texts.label_removed(sender))
             return
-    await _schedule(ctx, event, [number])
+    await _schedule_if_validated(ctx, event)
 
 
 @router.register("pull_request_review", action="submitted")
 @router.register("pull_request_review", action="dismissed")
 async def on_review(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
-    await _schedule(ctx, event, [int(event.data["pull_request"]["number"])])
+    await _schedule_if_validated(ctx, event)

@@ -4,9 +4,9 @@ On every pull request event that leads to a validation, the config is read at th
 config in force; a PR never steers the bot with its own head). The check run on the PR head says which
 config is used, or fails with every error (key path and line).
 
-When the PR itself changes `.github/codegen.yml`, the head's version is also *parsed and validated* (never
-used): its errors fail the check too, so a broken config cannot be merged unnoticed. Parsing is safe YAML
-only; nothing from the head runs.
+When the PR itself changes `.github/codegen.yml` (its list of changed files says so), the head's version is
+also *parsed and validated* (never used): its errors fail the check too, so a broken config cannot be merged
+unnoticed. Parsing is safe YAML only; nothing from the head runs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 CHECK_NAME = "codegen/config"
 CONFIG_PATH = ".github/codegen.yml"
+#: GitHub lists at most this many files of a pull request; a longer list may hide the config
+MAX_LISTED_FILES = 3000
 
 
 def _error_lines(loaded: LoadedConfig) -> list[str]:
@@ -68,6 +70,9 @@ async def _changed_config(ctx: EventContext, event: sansio.Event, base: LoadedCo
     if head_repo != base_repo:
         return None  # a fork's head is not read with this installation's token; the base config applies
     owner, repo = base_repo.split("/", 1)
+    changed = await ctx.changed_paths(owner, repo, int(pr["number"]))
+    if CONFIG_PATH not in changed and len(changed) < MAX_LISTED_FILES:
+        return None  # the PR does not touch it: merged, the base's config stays the one in force
     head = await ctx.repo_config(owner, repo, pr["head"]["sha"])
     same = (head.sources, head.blob_shas) == (base.sources, base.blob_shas)
     return None if same else head

@@ -6,16 +6,19 @@
   the pure gate (handlers/validation/gate.py), and creates one check run per stage: `queued` for a
   run, or concluded `action_required` with an **Approve and run** button for held (untrusted) code.
 - The `validation` job (at most `VALIDATION_CONCURRENCY` at once, default 2) fetches the exact head SHA
-  into the per-repository bare cache with the installation token as an HTTP header, copies it into a
-  container as a tar, runs the pipeline (validators/pipeline.py) and reports each stage to its check run.
-  The report is kept in the store. A restart re-queues a validation that was running, so no check run is
-  left `in_progress`.
+  from the base repository (its `refs/pull/N/head`, forks' PRs included) into that repository's bare cache
+  with the installation token as an HTTP header, copies it into a container as a tar, runs the pipeline
+  (validators/pipeline.py) and reports each stage to its check run. The report is kept in the store. A
+  restart re-queues a validation that was running, so no check run is left `in_progress`.
+- Exactly once (issue 14): the check-run ids and the job are stored in one transaction; a crash before it
+  is repaired when the event is handled again or by the reconciler, adopting the check runs GitHub has
+  (handlers/validation/reconcile.py). A retried job does not report a concluded stage again
+  (handlers/validation/runner.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -28,40 +31,32 @@ import docker
 from gidgethub.abc import GitHubAPI
 
 from bot.dispatch.jobs import Job, JobQueue, Retry
-from bot.github import check_runs
-from bot.github.check_run_reporter import RERUN, CheckRunReporter, now_iso
 from bot.github.client import GitHubClients
 from bot.github.permissions import PermissionCache
-from bot.store.validations import ValidationRecord, ValidationStore
+from bot.runtime.metrics import Metrics
+from bot.store.validations import JOB_KIND, ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader
 from config.schema import RepoConfig
-from handlers.validation.gate import Hold, PullState, Run, decide_validation
-from handlers.validation.limits import SnapshotCaps, within_caps
+from handlers.validation import check_run_set, reconcile, runner
+from handlers.validation.check_run_set import APPROVE, stages_for
+from handlers.validation.gate import Decision, Hold, PullState, Run, decide_validation
+from handlers.validation.limits import SnapshotCaps
+from handlers.validation.reconcile import job_key
 from validators.git_source import GitCache
 from validators.image_policy import DEFAULT_ALLOWED_IMAGES
-from validators.outcome import CHECK_NAMES, STAGES, ValidationReport
-from validators.pipeline import ValidationRequest, validate
-from validators.snapshot import INSTANCE_LABEL, cleanup_leftovers
+from validators.outcome import ValidationReport
+from validators.snapshot import cleanup_leftovers
 from validators.web_eval.artifacts import ArtifactStore
 from validators.web_eval.runner import evaluate
 
 log = logging.getLogger(__name__)
 
-JOB = "validation"
-APPROVE = {"label": "Approve and run", "description": "Run this commit's code", "identifier": "ok-to-test"}
+JOB = JOB_KIND
+__all__ = ["APPROVE", "JOB", "ValidationService", "instance_id", "job_key", "stages_for"]
 #: triggers that are a person's explicit request (they validate drafts too)
 MANUAL_TRIGGERS = {"command", "rerun"}
 #: hooks run after a validation ends (auto-fix and auto-merge register here)
 AfterValidation = Callable[[ValidationRecord, ValidationReport], Awaitable[None]]
-
-
-def job_key(repo: str, pr_number: int | None, sha: str) -> str:
-    return f"validation:{repo}#{pr_number}" if pr_number is not None else f"validation:{repo}@{sha}"
-
-
-def stages_for(config: RepoConfig) -> list[str]:
-    """Every stage gets its check run; `codegen/web-eval` says how to enable it when it is not configured."""
-    return [*STAGES, "web-eval"]
 
 
 def instance_id(settings: Any) -> str:
@@ -114,6 +109,10 @@ class ValidationService:
     caps: SnapshotCaps | None = None
     #: the images a snapshot may start from (SNAPSHOT_ALLOWED_IMAGES, globs)
     allowed_images: tuple[str, ...] = DEFAULT_ALLOWED_IMAGES
+    #: /metrics (validation_stage_seconds); None in tests that do not look
+    metrics: Metrics | None = None
+    #: (repository, head SHA) the open-PR reconciliation already looked at in this process
+    examined: set[tuple[str, str]] = field(default_factory=set)
     _browsers: asyncio.Semaphore = field(init=False)
     _docker: docker.DockerClient | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -123,7 +122,16 @@ class ValidationService:
 
     def register(self) -> None:
         # slots are shared between installations: one tenant's burst cannot starve another's validations
-        self.jobs.register(JOB, self.run_job, concurrency=self.concurrency, max_attempts=3, fair=True)
+        self.jobs.register(JOB, self.run_job, concurrency=self.concurrency, max_attempts=3, fair=True,
+                           on_exhausted=self.on_exhausted)
+
+    def pr_lock(self, repo: str, number: int | None) -> asyncio.Lock:
+        """One pull request's validations are requested, repaired and concluded one at a time."""
+        return self._locks.setdefault(f"{repo}#{number}", asyncio.Lock())
+
+    def observe_stage(self, stage: str, outcome: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.validation_stage_seconds.labels(stage=stage, outcome=outcome).observe(seconds)
 
     async def docker_client(self) -> docker.DockerClient:
         if self._docker is None:
@@ -135,9 +143,7 @@ class ValidationService:
         self, gh: GitHubAPI, *, repo: str, pr: dict[str, Any], installation_id: int, trigger: str,
         config: RepoConfig,
     ) -> ValidationRecord | None:
-        number = int(pr["number"])
-        lock = self._locks.setdefault(f"{repo}#{number}", asyncio.Lock())
-        async with lock:
+        async with self.pr_lock(repo, int(pr["number"])):
             return await self._request(gh, repo=repo, pr=pr, installation_id=installation_id, trigger=trigger,
                                        config=config)
 
@@ -145,13 +151,37 @@ class ValidationService:
         self, gh: GitHubAPI, *, repo: str, pr: dict[str, Any], installation_id: int, trigger: str,
         config: RepoConfig,
     ) -> ValidationRecord | None:
-        owner, name = repo.split("/", 1)
         number, sha = int(pr["number"]), pr["head"]["sha"]
         if trigger not in MANUAL_TRIGGERS:
             existing = await self.store.latest_for_sha(repo, sha)
             if existing is not None and existing.state != "cancelled":
-                return None  # pull_request.synchronize and check_suite.requested announce the same push
+                # pull_request.synchronize and check_suite.requested announce the same push; a delivery
+                # handled again after a crash finishes what the crash left (check runs, job)
+                if not existing.check_runs or existing.state in ("queued", "running"):
+                    decision = await self._decide(gh, repo, pr, trigger, config) if existing.state == "held" else None
+                    await reconcile.resume(self, gh, existing, pr, config,
+                                           decision if isinstance(decision, Hold) else None)
+                return None
         await self.cancel_older(gh, repo, number, keep_sha=None)
+        decision = await self._decide(gh, repo, pr, trigger, config)
+        if not isinstance(decision, Run | Hold):
+            log.info("validation skipped: %s", decision.reason, extra={"repo": repo, "pr": number})
+            return None
+        base_url = f"{self.github_url}/{repo}.git"
+        head_repo = pr["head"].get("repo") or {}
+        record = await self.store.create(
+            repo=repo, pr_number=number, head_sha=sha, head_ref=pr["head"].get("ref"),
+            clone_url=head_repo.get("clone_url") or base_url,
+            # fetched from the base repository's refs/pull/N/head: a private fork's URL is not readable
+            source_url=((pr["base"].get("repo") or {}).get("clone_url")) or base_url,
+            installation_id=installation_id, state="held" if isinstance(decision, Hold) else "queued",
+            trigger=trigger,
+        )
+        return await reconcile.start(self, gh, record, pr, config, decision, look_first=False)
+
+    async def _decide(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], trigger: str,
+                      config: RepoConfig) -> Decision:
+        owner, name = repo.split("/", 1)
         author = (pr.get("user") or {}).get("login", "")
         head_repo = pr["head"].get("repo") or {}
         head_owner = (head_repo.get("owner") or {}).get("login")
@@ -162,131 +192,67 @@ class ValidationService:
             head_repo=head_repo.get("full_name"),
             base_repo=repo,
             author=author,
-            author_permission=await self.permissions.permission(gh, owner, name, author) if author else "none",
-            approved_by=await self.store.approved_by(repo, sha),
+            # a branch of this repository was pushed by someone with write access: no lookup needed
+            author_permission=(
+                await self.permissions.permission(gh, owner, name, author) if forked and author else "none"
+            ),
+            approved_by=await self.store.approved_by(repo, pr["head"]["sha"]),
             head_owner=head_owner,
             head_owner_permission=(
                 await self.permissions.permission(gh, owner, name, head_owner) if forked and head_owner else "none"
             ),
         )
-        decision = decide_validation(state, validate_drafts=config.merge.validate_drafts,
-                                     requested=trigger in MANUAL_TRIGGERS)
-        if not isinstance(decision, Run | Hold):
-            log.info("validation skipped: %s", decision.reason, extra={"repo": repo, "pr": number})
-            return None
-        record = await self.store.create(
-            repo=repo, pr_number=number, head_sha=sha, head_ref=pr["head"].get("ref"),
-            clone_url=((pr["head"].get("repo") or {}).get("clone_url")) or f"{self.github_url}/{repo}.git",
-            installation_id=installation_id, state="held" if isinstance(decision, Hold) else "queued",
-            trigger=trigger,
-        )
-        ids = await self._create_check_runs(gh, owner, name, record, config, decision, pr.get("html_url"))
-        record = await self.store.update(record.id, check_runs=ids)
-        if isinstance(decision, Run):
-            await self.jobs.enqueue(JOB, {"validation_id": record.id, "base_ref": pr["base"]["ref"],
-                                          "repo_id": (pr["base"].get("repo") or {}).get("id")},
-                                    key=job_key(repo, number, sha), tenant=str(installation_id))
-        return record
+        return decide_validation(state, validate_drafts=config.merge.validate_drafts,
+                                 requested=trigger in MANUAL_TRIGGERS)
 
-
-    async def _create_check_runs(
-        self, gh: GitHubAPI, owner: str, repo: str, record: ValidationRecord, config: RepoConfig,
-        decision: Run | Hold, pull_url: str | None = None,
-    ) -> dict[str, int]:
-        def body(stage: str) -> dict[str, Any]:
-            base: dict[str, Any] = {"name": CHECK_NAMES[stage], "head_sha": record.head_sha, "external_id": record.id}
-            if isinstance(decision, Hold):
-                held = {"details_url": pull_url} if pull_url else {}  # where a maintainer says ok-to-test
-                return {
-                    **base, **held, "status": "completed", "conclusion": "action_required", "completed_at": now_iso(),
-                    "output": check_runs.output("Waiting for a maintainer's approval", decision.reason),
-                    "actions": [APPROVE],
-                }
-            return {**base, "status": "queued",
-                    "output": check_runs.output("Queued", f"Validation of `{record.head_sha[:12]}` is queued.")}
-
-        stages = stages_for(config)
-        created = await asyncio.gather(*(check_runs.create(gh, owner, repo, body(s)) for s in stages))
-        return {stage: int(run["id"]) for stage, run in zip(stages, created, strict=True)}
+    async def cancel(self, gh: GitHubAPI, repo: str, number: int) -> None:
+        """The pull request was closed: its live validations stop (after a request under way for it)."""
+        async with self.pr_lock(repo, number):
+            await self.cancel_older(gh, repo, number, keep_sha=None)
 
     async def cancel_older(self, gh: GitHubAPI, repo: str, number: int, keep_sha: str | None) -> None:
         """Stop the PR's live validations (other than `keep_sha`) and conclude their check runs."""
-        owner, name = repo.split("/", 1)
         for old in await self.store.live_for_pr(repo, number):
             if old.head_sha == keep_sha:
                 continue
-            was_running = old.state == "running"
+            running = await self.store.job_running(old.id)
             await self.store.update(old.id, state="cancelled", finished_at=time.time())
             await self.jobs.cancel(job_key(repo, number, old.head_sha))
-            if was_running:
+            if running:
                 continue  # the job's own cancellation concludes its check runs
-            if old.state == "queued":
-                await self._conclude_all(gh, owner, name, old, "cancelled", "Cancelled",
-                                         "A newer commit was pushed; this one is no longer validated.")
-
-    async def _conclude_all(
-        self, gh: GitHubAPI, owner: str, repo: str, record: ValidationRecord, conclusion: str, title: str,
-        summary: str, only_open: bool = False,
-    ) -> None:
-        body = {"status": "completed", "conclusion": conclusion, "completed_at": now_iso(),
-                "output": check_runs.output(title, summary), "actions": [RERUN]}
-        await asyncio.gather(
-            *(check_runs.update(gh, owner, repo, check_run_id, body) for check_run_id in record.check_runs.values())
-        )
+            if old.state != "held":  # the store knows what was reported: GitHub is asked only if unsure
+                old = await check_run_set.with_ids(gh, self.store, old)
+                await check_run_set.conclude_open(gh, self.store, old, "cancelled", "Cancelled",
+                                                  "A newer commit was pushed; this one is no longer validated.")
 
     # --- running ------------------------------------------------------------------------------
     async def run_job(self, job: Job) -> Retry | None:
-        record = await self.store.get(job.payload["validation_id"])
-        if record is None or record.state not in ("queued", "running"):
-            return None
-        owner, name = record.owner_repo
-        gh = self.github.installation(record.installation_id)
-        record = await self.store.update(record.id, state="running", started_at=time.time())
-        loaded = await self.config.load(owner, name, job.payload.get("base_ref"),
-                                        installation_id=record.installation_id)
-        if loaded.config is None:
-            await self._conclude_all(gh, owner, name, record, "failure", "Invalid .github/codegen.yml",
-                                     "The config in force has errors; see the `codegen/config` check run.")
-            await self.store.update(record.id, state="done", passed=False, finished_at=time.time())
-            return None
-        config = within_caps(loaded.config, self.caps) if self.caps is not None else loaded.config
-        try:
-            token = await self.github.token_for(record.installation_id)
-            repo_dir = await self.git_cache.fetch(record.clone_url or "", record.head_sha, token)
-            source = await self.git_cache.archive(repo_dir, record.head_sha)
-            changed = await self._changed_files(gh, record, repo_dir)
-            client = await self.docker_client()
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._conclude_all(gh, owner, name, record, "cancelled", "Cancelled",
-                                                        "A newer commit replaced this one."))
-            raise
-        except Exception as exc:
-            log.exception("could not prepare validation %s", record.id)
-            await self._conclude_all(gh, owner, name, record, "failure", "Could not prepare the snapshot",
-                                     f"Fetching the commit or reaching Docker failed: `{type(exc).__name__}`."
-                                     " Press Re-run to try again.")
-            await self.store.update(record.id, state="done", passed=False, finished_at=time.time())
-            return None
-        reporter = CheckRunReporter(gh, owner, name, record.check_runs, offer_fix=True)
-        request = ValidationRequest(
-            validation_id=record.id, repo=record.repo, sha=record.head_sha, config=config, source_tar=source,
-            changed_files=changed, docker=client, ca_bundle=self.ca_bundle,
-            web_eval=self.web_eval_for(config, record),
-            extra_labels={INSTANCE_LABEL: self.instance},
-            # an approved commit is code that needed approval: it shares no cache with trusted runs
-            shared_caches=await self.store.approved_by(record.repo, record.head_sha) is None,
-            repo_id=job.payload.get("repo_id"), allowed_images=self.allowed_images,
-        )
-        report = await validate(request, reporter)
-        record = await self.store.update(record.id, state="done", report=report.to_json(), passed=report.passed,
-                                         finished_at=time.time())
-        for hook in self.after:
-            try:
-                await hook(record, report)
-            except Exception:
-                log.exception("after-validation hook %s failed", getattr(hook, "__qualname__", hook))
-        return None
+        return await runner.run_job(self, job)
+
+    # --- the reconciler's tasks (registered in entrypoints/app.py) -----------------------------
+    async def on_exhausted(self, job: Job, error: str) -> None:
+        """The job used up its attempts: the validation ends, not passed, and its check runs say so."""
+        await reconcile.on_exhausted(self, job, error)
+
+    async def reconcile_stuck(self) -> int:
+        """Validations `queued`/`running` with no live job: re-queued, or concluded when the PR moved on."""
+        return await reconcile.reconcile_stuck(self)
+
+    async def reconcile_check_runs(self) -> int:
+        """Check runs left `queued`/`in_progress` by a validation that ended: concluded `cancelled`."""
+        return await reconcile.reconcile_check_runs(self)
+
+    async def reconcile_open_prs(self) -> int:
+        """Open PRs of active repositories whose head the bot never saw: validated."""
+        return await reconcile.reconcile_open_prs(self)
+
+    async def _fetch_commit(self, record: ValidationRecord, token: str | None) -> Path:
+        """The head SHA, from the base repository (its `refs/pull/N/head`, then the SHA itself); a record made
+        before `source_url` existed is fetched from its head repository's clone URL, as it was then."""
+        if record.source_url:
+            return await self.git_cache.fetch(record.source_url, record.head_sha, token,
+                                              pull_number=record.pr_number)
+        return await self.git_cache.fetch(record.clone_url or "", record.head_sha, token)
 
     def web_eval_for(self, config: RepoConfig, record: ValidationRecord) -> Any:
         """The browser stage for this validation (None when the config has no pages or flows)."""

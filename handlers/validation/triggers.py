@@ -66,7 +66,7 @@ async def on_pull_request(event: sansio.Event, gh: GitHubAPI, ctx: EventContext)
 async def on_closed(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
     _, _, full_name = _repo(event)
     number = int(event.data["pull_request"]["number"])
-    await ctx.services.validation.cancel_older(gh, full_name, number, keep_sha=None)
+    await ctx.services.validation.cancel(gh, full_name, number)
 
 
 async def _current(ctx: EventContext, owner: str, name: str, number: int) -> dict[str, Any] | None:

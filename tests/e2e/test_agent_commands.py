@@ -244,6 +244,19 @@ async def test_rate_limits_and_failures_are_reported(issue: Thread, fake_codegen
 _CREATE = "create_agent_run_v1_organizations__org_id__agent_run_post"
 
 
+async def test_a_rate_limit_that_outlasts_the_client_retries_delays_the_run_and_never_fails_it(
+    issue: Thread, fake_codegen: FakeCodegen
+) -> None:
+    """Issue 14: a 429 is not a refusal; the start job comes back after Retry-After."""
+    fake_codegen.fail_next("POST", "/v1/organizations/*/agent/run", 429, times=4, retry_after=1)
+    fake_codegen.script("patient", [{"status": "COMPLETE", "result": "Done after the wait."}])
+    await issue.say("/codegen be patient")
+    run = await issue.wait_for("finished")
+    assert run.result == "Done after the wait."
+    assert len(fake_codegen.calls(_CREATE)) == 5 and len(fake_codegen.runs) == 1
+    assert not any("refused" in c.body for c in issue.bot_comments())
+
+
 async def test_a_restart_while_a_run_is_active_resumes_polling(
     issue: Thread, fake_codegen: FakeCodegen, start_bot: StartBot
 ) -> None:

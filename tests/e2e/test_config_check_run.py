@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.github_state import pull_files
 from tests.support.bot_fixtures import RunningBot
 from tests.support.payloads import pull_request_event
 
@@ -76,8 +77,25 @@ async def test_a_pr_that_breaks_the_config_fails_the_check(fake_github: FakeGitH
     installation_id, number = setup_repo(fake_github, VALID)
     pull = fake_github.repo(REPO).pulls[number]
     fake_github.set_file(REPO, ".github/codegen.yml", INVALID, ref=pull.head_sha)
+    pull.files = pull_files(["app.py", ".github/codegen.yml"])  # the PR's files list it, as GitHub's do
     await bot.deliver("pull_request", pull_request_event(fake_github, REPO, number, installation_id))
     await bot.drain()
     (run,) = config_runs(fake_github)
     assert run["conclusion"] == "failure"
     assert "This pull request's" in run["output"]["summary"]  # type: ignore[index]
+
+
+async def test_a_pr_that_does_not_touch_the_config_is_judged_on_the_base_config_alone(
+    fake_github: FakeGitHub, bot: RunningBot
+) -> None:
+    """Its files do not list the config, so the head's copy is not read (one request less): merged, the
+    base's config stays in force."""
+    installation_id, number = setup_repo(fake_github, VALID)
+    pull = fake_github.repo(REPO).pulls[number]
+    pull.files = pull_files(["app.py"])
+    await bot.deliver("pull_request", pull_request_event(fake_github, REPO, number, installation_id))
+    await bot.drain()
+    (run,) = config_runs(fake_github)
+    assert run["conclusion"] == "success"
+    refs = [c.query.get("ref") for c in fake_github.calls("repos/get-content")]
+    assert pull.head_sha not in refs

@@ -1,6 +1,6 @@
 """FakeGitHub: an honest stand-in for api.github.com, for every test of the bot.
 
-It serves the 35 REST operations of tests/fixtures/github/rest-subset.json (GitHub's own OpenAPI
+It serves the REST operations of tests/fixtures/github/rest-subset.json (GitHub's own OpenAPI
 description) plus POST /graphql for enablePullRequestAutoMerge / disablePullRequestAutoMerge, on
 127.0.0.1 with a random port. Every request is checked against the description: an undocumented
 operation, query parameter or body field, a wrong type or enum value, a missing required field is a
@@ -29,18 +29,29 @@ Public API (stable; other modules build on it):
     violations: list[ContractViolation]      unexpected violations (fixture fails the test if any)
     allow_violations() -> context manager yielding the list of violations caught inside the block
     requests: list[RecordedRequest]          everything received: method, path, query, body, .json,
-                                             operation_id, path_params, status, auth, headers (lowercased,
-                                             Authorization value redacted)
+                                             operation_id, path_params, status, auth, installation_id,
+                                             headers (lowercased, Authorization value redacted), at and
+                                             answered_at (time.monotonic())
+    request_count(installation_id=None, *, methods=None, exclude_304=False) -> int
+        requests of that installation's token (None: all), of these methods (None: any), without the 304s
+    rate_remaining(installation_id=None, resource="core") -> int   an installation's budget (None: the App's)
     calls(operation_id) -> list[RecordedRequest]   e.g. "checks/create", "graphql/enablePullRequestAutoMerge"
     fail_next(method, path_pattern, status, headers=None, body=None, times=1)
         script faults; path_pattern is an operationId, a description template ("/repos/{owner}/..."), or an
         fnmatch glob over the request path; method "*" matches any
-    fail_secondary_rate_limit(method, path_pattern, retry_after=60, times=1)
+    fail_secondary_rate_limit(method, path_pattern, retry_after=60, times=1, status=403)
+        retry_after=None: no Retry-After header; status=429: Too Many Requests
     fail_primary_rate_limit(method, path_pattern, reset_in=60, times=1)
     Setup (signatures below): add_installation, add_repo, set_file, add_branch, add_pull, add_issue,
         add_comment, add_label, set_permission, protect_branch, set_branch_rules, add_review, add_status,
         add_check_run, add_check_suite, set_comparison, register_manifest_code, issue_token, app_jwt,
         expire_tokens, repo(full_name) -> Repo
+    The App webhook's delivery log (github_hook_state.py, github_rest_hook_deliveries.py):
+        log_delivery(guid, event, action, payload, status_code, *, delivered_at=None, redelivery=False,
+                     failure=None) -> id        an attempt GitHub made ("OK" for 2xx, else not OK)
+        webhook_target(url, secret)              where redeliveries (POST /app/hook/deliveries/{id}/attempts) go
+        hook_deliveries() -> [HookDelivery]      every attempt, oldest first (redeliveries appended when made)
+        await settle_deliveries()                wait until the redeliveries asked for so far were made
 
 Auth, like GitHub: /app, /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an
 App JWT (see github_auth.py); repository endpoints and /graphql need an unexpired installation token
@@ -53,7 +64,10 @@ Decisions:
   fault is scripted for it. Scripted fault responses are sent as given and not checked.
 - Error statuses GitHub sends for any operation (401, 403, 404, 405, 409, 422, 429, 5xx) but that an
   operation's description omits are checked against `basic-error` / `validation-error` instead.
-- Responses carry x-ratelimit-* headers (limit 5000 per hour, one shared budget) and x-github-request-id.
+- Responses carry x-ratelimit-* headers (limit 5000 per hour; a budget per installation, one for the App's
+  JWT, one for everyone else) and x-github-request-id.
+- Conditional requests like GitHub's: a 200 answer to a GET has an ETag (W/"<sha256 of the body>"); a GET
+  with a matching If-None-Match is answered 304 without a body, and a 304 uses none of the budget.
 - Installations get the app's permissions by default; the default app asks for what codegen-bot needs.
 - An exception inside the fake is recorded as a violation ("FAKE BUG") and answered 500, so it fails the
   test instead of looking like a GitHub outage the bot tolerated.
@@ -77,6 +91,7 @@ import jwt
 from tests.fakes.github_auth import mint_token
 from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_graphql import GraphQL
+from tests.fakes.github_hook_state import HookDeliverySetup
 from tests.fakes.github_ids import new_rsa_key
 from tests.fakes.github_rest import RestOperations
 from tests.fakes.github_server import GitHubServer, RecordedRequest
@@ -110,7 +125,7 @@ DEFAULT_EVENTS = [
 ]
 
 
-class FakeGitHub(GitHubSetup, GitHubServer):
+class FakeGitHub(HookDeliverySetup, GitHubSetup, GitHubServer):
     """See the module docstring."""
 
     def __init__(
@@ -136,6 +151,10 @@ class FakeGitHub(GitHubSetup, GitHubServer):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def close(self) -> None:
+        await self.world.hooks.close()  # redeliveries still in flight
+        await GitHubServer.close(self)
 
     # ---- app identity ----------------------------------------------------------------------------
 

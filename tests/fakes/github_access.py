@@ -1,7 +1,7 @@
 """Who may call what on the fake GitHub, like GitHub decides it.
 
-/app, /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an App JWT (see
-github_auth.py); repository endpoints and /graphql need an unexpired installation token of an installation
+/app, /app/hook/deliveries[/…], /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an
+App JWT (see github_auth.py); repository endpoints and /graphql need an unexpired installation token of an installation
 that has the repository (401 otherwise; 404 when the token cannot see the repo; 403 "Resource not accessible
 by integration" when the installation lacks the permission); manifest conversions need nothing;
 /rate_limit takes anything.
@@ -20,6 +20,10 @@ JWT_OPERATIONS = {
     "apps/get-authenticated",
     "apps/create-installation-access-token",
     "apps/get-repo-installation",
+    # the App webhook's deliveries: "You must use a JWT" (https://docs.github.com/en/rest/apps/webhooks)
+    "apps/list-webhook-deliveries",
+    "apps/get-webhook-delivery",
+    "apps/redeliver-webhook-delivery",
 }
 OPEN_OPERATIONS = {"apps/create-from-manifest"}
 ANY_AUTH_OPERATIONS = {"rate-limit/get"}

@@ -9,6 +9,7 @@ one module per family of the REST API, each with the rules GitHub enforces beyon
     github_rest_pulls.py    pull requests, their files and reviews, merge, update-branch
     github_rest_repos.py    contents, comparisons, permissions, branch protection and rules, refs
     github_rest_review_comments.py  pull request review comments: list, reply in a thread, reactions
+    github_rest_hook_deliveries.py  the App webhook's deliveries: list, get, redeliver (github_hook_state.py)
 
 What a handler gets and gives (`Call`, `Reply`, `HttpError`) and what they share is in
 github_rest_base.py; who may call what (`LEVELS`) in github_access.py.
@@ -23,6 +24,7 @@ from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_rest_apps import AppOperations
 from tests.fakes.github_rest_base import DOCS, Call, Handler, HttpError, Reply
 from tests.fakes.github_rest_checks import CheckOperations
+from tests.fakes.github_rest_hook_deliveries import HookDeliveryOperations
 from tests.fakes.github_rest_issues import IssueOperations
 from tests.fakes.github_rest_pulls import PullOperations
 from tests.fakes.github_rest_repos import RepoOperations
@@ -31,7 +33,10 @@ from tests.fakes.github_state import World
 
 __all__ = ["DOCS", "LEVELS", "Call", "HttpError", "Reply", "RestOperations"]
 
-FAMILIES = (AppOperations, CheckOperations, IssueOperations, PullOperations, RepoOperations, ReviewCommentOperations)
+FAMILIES = (
+    AppOperations, CheckOperations, IssueOperations, PullOperations, RepoOperations, ReviewCommentOperations,
+    HookDeliveryOperations,
+)
 
 
 class RestOperations:

@@ -2,7 +2,8 @@
 
 `GitHubServer` is FakeGitHub's base for everything that happens per request: the REST pipeline (route by
 the description, check the request, take a scripted fault, authorize, run the handler, check the answer)
-and POST /graphql. It also keeps what tests inspect afterwards: `requests` and `violations`.
+and POST /graphql. It also keeps what tests inspect afterwards: `requests` and `violations`, and answers
+`request_count(...)` and `rate_remaining(...)` from them (see github_limits.py for ETags and budgets).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -21,8 +22,11 @@ from tests.fakes.github_access import authorize, graphql_refusal
 from tests.fakes.github_auth import AuthError, authenticate
 from tests.fakes.github_graphql import GraphQL, GraphQLContract
 from tests.fakes.github_limits import (
-    RateBudget,
+    RateBudgets,
+    caller_key,
     default_fault_body,
+    etag_matches,
+    etag_of,
     fault_response,
     primary_rate_limit,
     secondary_rate_limit,
@@ -56,6 +60,7 @@ class RecordedRequest:
     #: the installation whose token authenticated the request (tenancy tests)
     installation_id: int | None = None
     at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks)
+    answered_at: float | None = None  # when its answer was ready (time.monotonic), None until then
 
     @property
     def json(self) -> Any:
@@ -105,7 +110,7 @@ class GitHubServer:
         self._graphql_actor = ""
         self._allowing: list[list[ContractViolation]] = []
         self._faults = Faults()
-        self._rate = RateBudget(lambda: self.world.clock())
+        self._rate = RateBudgets(lambda: self.world.clock())
         self._server = LocalServer(self._dispatch, client_max_size=50 * 1024 * 1024)
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -142,6 +147,29 @@ class GitHubServer:
     def calls(self, operation_id: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.operation_id == operation_id]
 
+    def request_count(
+        self, installation_id: int | None = None, *, methods: Iterable[str] | None = None, exclude_304: bool = False
+    ) -> int:
+        """How many requests the fake received.
+
+        `installation_id`: only those authenticated with that installation's token (None: every request,
+        App JWT and unauthenticated ones included); `methods`: only these HTTP methods, any case (e.g.
+        {"POST", "PATCH", "PUT", "DELETE"}; None: any); `exclude_304`: leave out those answered 304 Not
+        Modified, which GitHub does not count against the rate limit."""
+        wanted = {m.upper() for m in methods} if methods is not None else None
+        return sum(
+            1
+            for r in self.requests
+            if (installation_id is None or r.installation_id == installation_id)
+            and (wanted is None or r.method.upper() in wanted)
+            and not (exclude_304 and r.status == 304)
+        )
+
+    def rate_remaining(self, installation_id: int | None = None, resource: str = "core") -> int:
+        """What is left of an installation's hourly budget (None: the App's, used with its JWT)."""
+        caller = caller_key("jwt", installation_id)
+        return self._rate.budget(caller, resource).remaining
+
     def fail_next(
         self,
         method: str,
@@ -156,9 +184,11 @@ class GitHubServer:
         self._faults.add(method, path_pattern, status, dict(headers or {}), body, times)
 
     def fail_secondary_rate_limit(
-        self, method: str, path_pattern: str, retry_after: int = 60, times: int = 1
+        self, method: str, path_pattern: str, retry_after: int | None = 60, times: int = 1, status: int = 403
     ) -> None:
-        self.fail_next(method, path_pattern, 403, *secondary_rate_limit(retry_after), times)
+        """GitHub's secondary rate limit: 403 (or `status` 429) with its message; `retry_after` None: no
+        Retry-After header."""
+        self.fail_next(method, path_pattern, status, *secondary_rate_limit(retry_after, status), times)
 
     def fail_primary_rate_limit(self, method: str, path_pattern: str, reset_in: int = 60, times: int = 1) -> None:
         reset = int(self.world.clock()) + reset_in
@@ -167,21 +197,34 @@ class GitHubServer:
     # ---- HTTP --------------------------------------------------------------------------------------
 
     def _respond(
-        self, reply: Reply, *, check: tuple[str, str, Mapping[str, str], bytes] | None = None, resource: str = "core"
+        self,
+        reply: Reply,
+        *,
+        check: tuple[str, str, Mapping[str, str], bytes] | None = None,
+        resource: str = "core",
+        record: RecordedRequest | None = None,
     ) -> web.Response:
-        """The answer for `reply`, with the rate-limit headers; `check` (method, path_qs, request
-        headers, request body) checks it against the description first."""
-        headers = self._rate.headers(reply.headers, resource)
+        """The answer for `reply`, with the caller's rate-limit headers; `check` (method, path_qs, request
+        headers, request body) checks it against the description first. A 200 answer to a GET gets an
+        ETag, and is answered 304 (no body, no budget used) when the request's If-None-Match names it."""
         if reply.raw is not None:
-            data = reply.raw
-            headers["Content-Type"] = reply.content_type
+            data, content_type = reply.raw, reply.content_type
         else:
             data = b"" if reply.body is None else json.dumps(reply.body).encode()
-            if reply.body is not None:
-                headers["Content-Type"] = reply.content_type
+            content_type = reply.content_type if reply.body is not None else None
+        extra = dict(reply.headers)
+        status, consume = reply.status, True
+        if record is not None and record.method.upper() == "GET" and status == 200:
+            extra["ETag"] = etag_of(data)
+            if etag_matches(record.headers.get("if-none-match"), extra["ETag"]):
+                status, consume, data, content_type = 304, False, b"", None
+        caller = caller_key(record.auth, record.installation_id) if record is not None else "anonymous"
+        headers = self._rate.budget(caller, resource).headers(extra, resource, consume=consume)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         if check is not None and self.contract_checks:
-            self._check_outgoing(*check, reply.status, headers, data)
-        return web.Response(status=reply.status, body=data, headers=headers)
+            self._check_outgoing(*check, status, headers, data)
+        return web.Response(status=status, body=data, headers=headers)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -200,6 +243,7 @@ class GitHubServer:
         else:
             response = await self._rest(request.method, request.raw_path, headers, raw, record)
         record.status = response.status
+        record.answered_at = time.monotonic()
         return response
 
     async def _rest(
@@ -225,8 +269,8 @@ class GitHubServer:
         except Exception as error:  # a bug in the fake must fail the test, not hide as a bot-side 500
             detail = f"FAKE BUG: {type(error).__name__}: {error}"
             self._violate(ContractViolation(method, record.path, "response-body", detail))
-            return self._respond(Reply(500, error_body("Server Error")))
-        return self._respond(reply, check=(method, path_qs, headers, raw))
+            return self._respond(Reply(500, error_body("Server Error")), record=record)
+        return self._respond(reply, check=(method, path_qs, headers, raw), record=record)
 
     async def _handle(
         self, matched: MatchedOperation, method: str, headers: dict[str, str], record: RecordedRequest
@@ -280,11 +324,15 @@ class GitHubServer:
     async def _graphql(
         self, method: str, headers: dict[str, str], raw: bytes, record: RecordedRequest
     ) -> web.StreamResponse:
-        """POST /graphql with an installation token; schema errors are violations and `errors` answers."""
+        """POST /graphql with an installation token; schema errors are violations and `errors` answers.
+        A fault scripted for "/graphql" (or "graphql") answers instead, before authentication."""
         record.operation_id = "graphql"
         if method != "POST":
             self._violate(ContractViolation(method, "/graphql", "operation", "only POST /graphql exists"))
             return self._respond(Reply(404, error_body("Not Found")))
+        fault = self._faults.take("POST", "/graphql", ("graphql",))
+        if fault is not None:
+            return fault_response(fault)
         try:
             creds = authenticate(headers, self.world.apps, self.world.tokens, self.world.clock)
         except AuthError as error:
@@ -309,4 +357,4 @@ class GitHubServer:
         except (GraphQLContract, ValueError) as error:
             self._violate(ContractViolation("POST", "/graphql", "body", str(error)))
             body = {"errors": [{"message": str(error), "locations": [{"line": 1, "column": 1}]}]}
-        return self._respond(Reply(200, body), resource="graphql")
+        return self._respond(Reply(200, body), resource="graphql", record=record)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.github_hook_state import HookDeliveries
 from tests.fakes.github_ids import Ids, blob_sha
 from tests.fakes.github_ids import new_rsa_key as new_rsa_key  # re-exported: tests import it from here
 
@@ -342,6 +343,8 @@ class World:
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     check_suites: dict[int, CheckSuite] = field(default_factory=dict)
     manifest_codes: dict[str, App] = field(default_factory=dict)
+    #: the App webhooks' delivery logs and redeliveries (github_hook_state.py)
+    hooks: HookDeliveries = field(default_factory=HookDeliveries)
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name]

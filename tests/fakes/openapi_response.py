@@ -101,9 +101,16 @@ class ResponseChecker(RequestChecker):
         resp_headers: Mapping[str, str],
         resp_body: bytes,
     ) -> None:
-        """Raise ContractViolation if the status is undocumented or the body/headers do not match."""
+        """Raise ContractViolation if the status is undocumented or the body/headers do not match (a 304 to
+        a GET is always allowed, without a body)."""
         op = self.operation_for(method, path_qs)
         path, _ = self._split(method, path_qs)
+        if status == 304 and op.method == "get":
+            # GitHub answers any conditional GET whose ETag still matches with 304 Not Modified, whether
+            # or not the operation lists it (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api)
+            if resp_body.strip():
+                raise ContractViolation(method, path, "response-body", "a 304 answer has no body")
+            return
         documented = self._operation_response(op, status)
         if documented is None:
             raise ContractViolation(method, path, "status", f"status {status} is not documented")

@@ -17,6 +17,7 @@ def repository(data: dict[str, Any], full_name: str) -> None:
     repo["name"] = name
     repo["owner"]["login"] = owner
     repo["clone_url"] = f"https://github.example/{full_name}.git"
+    repo["default_branch"] = "main"  # the fake's repositories' default branch (the recorded payloads say "master")
 
 
 def pull_request_event(
@@ -117,7 +118,9 @@ def check_run_event(
     repo_id = fake.repo(full_name).id
     data["installation"] = {"id": installation_id}
     data["repository"]["id"] = repo_id
-    pulls = [{"number": n, "base": {"repo": {"id": repo_id}}} for n in pull_numbers or []]
+    known = fake.repo(full_name).pulls
+    pulls = [{"number": n, "base": {"ref": known[n].base_ref if n in known else "main", "repo": {"id": repo_id}}}
+             for n in pull_numbers or []]
     data["check_run"].update(id=run.id, name=run.name, head_sha=run.head_sha, status="completed",
                              conclusion=run.conclusion, pull_requests=pulls)
     data.update(extra)

@@ -55,15 +55,28 @@ def config(test: str = "python3 test_app.py", extra: str = "", build: str = "pyt
 
 class Project:
     """A real git repository the bot fetches from: its file:// clone URL ends in `owner/name`, as GitHub's does
-    (`Project.of(tmp_path)`), so the bot can tell a PR from this repository from one from a fork."""
+    (`Project.of(tmp_path)`), so the bot can tell a PR from this repository from one from a fork.
 
-    def __init__(self, root: Path) -> None:
+    It serves commits as GitHub does: only those reachable from a ref (a branch, or a PR head published with
+    `pull_head`), never an arbitrary SHA. A fork's commits are made in its own working copy (`fork()`) and
+    enter this repository only when published as `refs/pull/N/head`."""
+
+    def __init__(self, root: Path, origin: Project | None = None) -> None:
         self.root = root
-        root.mkdir(parents=True)
-        self.git("init", "-q", "-b", "main")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        if origin is None:
+            root.mkdir()
+            self.git("init", "-q", "-b", "main")
+        else:
+            subprocess.run(["git", "clone", "-q", origin.url, str(root)], check=True, capture_output=True)
         self.git("config", "user.email", "dev@example.com")
         self.git("config", "user.name", "dev")
-        self.git("config", "uploadpack.allowAnySHA1InWant", "true")
+        # GitHub serves `git fetch origin <sha>` only for a commit reachable from one of its refs
+        # (refs/heads/*, refs/pull/N/head), not for every object it stores; git's server-side equivalent is
+        # https://git-scm.com/docs/git-config#Documentation/git-config.txt-uploadpackallowReachableSHA1InWant
+        # Git enforces it for protocol v0/v1 only (a v2 `want` may name any object the repository has), hence
+        # fork commits are kept out of this repository until `pull_head` publishes them.
+        self.git("config", "uploadpack.allowReachableSHA1InWant", "true")
 
     def git(self, *args: str) -> str:
         return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout.strip()
@@ -76,6 +89,18 @@ class Project:
         self.git("add", "-A")
         self.git("commit", "-q", "-m", "change")
         return self.git("rev-parse", "HEAD")
+
+    def fork(self, root: Path) -> Project:
+        """A fork's working copy (a clone): its commits are not in this repository until `pull_head`."""
+        return Project(root, origin=self)
+
+    def pull_head(self, number: int, sha: str, fork: Project | None = None) -> None:
+        """Publish `sha` as pull request `number`'s head, as GitHub keeps it in the base repository (brought
+        over from `fork`'s working copy when it was committed there)."""
+        if fork is not None:
+            self.git("fetch", "-q", "--no-tags", str(fork.root), f"+{sha}:refs/pull/{number}/head")
+        else:
+            self.git("update-ref", f"refs/pull/{number}/head", sha)
 
     @property
     def url(self) -> str:
@@ -90,14 +115,25 @@ class Scenario:
     def __init__(self, fake: FakeGitHub, bot: RunningBot, project: Project, installation_id: int) -> None:
         self.fake, self.bot, self.project, self.installation_id = fake, bot, project, installation_id
 
-    def open_pull(self, sha: str, files: list[str], **kw: Any) -> int:
+    def open_pull(
+        self, sha: str, files: list[str], fork: Project | None = None, fork_url: str | None = None, **kw: Any
+    ) -> int:
+        """A PR whose head `sha` is published in the base repository (the Project) as `refs/pull/N/head`,
+        from `fork`'s working copy if it was committed there. A fork (`head_repo=`) has its own clone URL:
+        `fork_url`, else the Project's."""
         number = self.fake.add_pull(REPO, head_sha=sha, files=files, head_ref="feature", **kw).number
-        self.fake.repo(kw.get("head_repo") or REPO).clone_url = self.project.url
+        self.fake.repo(REPO).clone_url = self.project.url
+        head = kw.get("head_repo") or REPO
+        if head != REPO:
+            self.fake.repo(head).clone_url = fork_url or self.project.url
+        self.project.pull_head(number, sha, fork)
         return number
 
     async def deliver_pull(self, number: int, action: str = "opened", sender: str = "dev") -> float:
         event = pull_request_event(self.fake, REPO, number, self.installation_id, action=action, sender=sender)
-        event["pull_request"]["head"]["repo"]["clone_url"] = self.project.url
+        head = self.fake.repo(REPO).pulls[number].head_repo or REPO
+        event["pull_request"]["head"]["repo"]["clone_url"] = self.fake.repo(head).clone_url or self.project.url
+        event["pull_request"]["base"]["repo"]["clone_url"] = self.project.url
         started = time.monotonic()
         status, _ = await self.bot.deliver("pull_request", event)
         assert status == 202

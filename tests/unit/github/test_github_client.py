@@ -2,62 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-
 import aiohttp
 import pytest
-import pytest_asyncio
 from gidgethub import BadRequest, GitHubBroken
 
 from bot.github.auth import AppJWT, make_app_jwt
-from bot.github.client import GitHubClients, convert_manifest, rate_limit_wait
+from bot.github.client import RateLimited, convert_manifest, rate_limit_wait
 from tests.fakes.github import FakeGitHub
-
-REPO = "octo-org/widgets"
-TOKEN_OP = "apps/create-installation-access-token"
-GET_REPO = "repos/get"
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Setup:
-    fake: FakeGitHub
-    clients: GitHubClients
-    installation_id: int
-    clock: Clock
-    slept: list[float]
-
-
-@pytest_asyncio.fixture
-async def setup(fake_github: FakeGitHub) -> AsyncIterator[Setup]:
-    clock = Clock(fake_github.clock())
-    fake_github.clock = clock
-    inst = fake_github.add_installation("octo-org", [REPO])
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.now += seconds
-
-    async with aiohttp.ClientSession() as session:
-        clients = GitHubClients(
-            session, app_id=fake_github.app_id, private_key=fake_github.private_key_pem,
-            api_url=fake_github.url, max_rate_limit_wait=120, sleep=sleep, clock=clock,
-        )
-        yield Setup(fake_github, clients, inst.id, clock, slept)
-
-
-async def get_repo(s: Setup) -> dict[str, object]:
-    gh = s.clients.installation(s.installation_id)
-    return await gh.getitem("/repos/{owner}/{repo}", {"owner": "octo-org", "repo": "widgets"})
+from tests.unit.github.support import GET_REPO, REPO, TOKEN_OP, Clock, Setup, get_repo
 
 
 async def test_one_token_request_per_installation_while_valid(setup: Setup) -> None:
@@ -129,9 +81,10 @@ async def test_primary_rate_limit_waits_until_reset(setup: Setup) -> None:
 
 async def test_rate_limit_longer_than_the_cap_goes_to_the_caller(setup: Setup) -> None:
     setup.fake.fail_primary_rate_limit("GET", GET_REPO, reset_in=3600)
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(RateLimited) as caught:
         await get_repo(setup)
-    assert caught.value.status_code == 403
+    assert caught.value.status_code == 403 and not isinstance(caught.value, BadRequest)
+    assert 3600 <= caught.value.wait <= 3602
     assert setup.slept == []
 
 
@@ -176,4 +129,9 @@ def test_rate_limit_wait_rules() -> None:
     assert rate_limit_wait(403, {"Retry-After": "7"}, 0) == 7
     assert rate_limit_wait(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "100"}, 40) == 61
     assert rate_limit_wait(403, {"x-ratelimit-remaining": "12"}, 0) is None  # a permission error
+    assert rate_limit_wait(403, {}, 0, "Resource not accessible by integration") is None
     assert rate_limit_wait(404, {"Retry-After": "7"}, 0) is None
+    secondary = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+    assert rate_limit_wait(403, {"x-ratelimit-remaining": "4000"}, 0, secondary) == 60
+    assert rate_limit_wait(403, {}, 0, secondary, attempt=3) == 240  # keeps failing: exponentially longer
+    assert rate_limit_wait(429, {}, 0) == 60
