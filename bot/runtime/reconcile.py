@@ -3,14 +3,13 @@
 It is a job of the durable queue (kind `reconcile`, one key), so it runs once the queue has recovered the
 jobs a crash interrupted, never twice at a time, and survives restarts. Each feature adds its tasks (the
 composition root does): a task looks for something stuck or missed and repairs it, and returns how many
-repairs it made (`repairs` keeps the counts; `/metrics` shows them). One task that fails is logged and the
+repairs it made (`on_repairs` hands the counts to `/metrics`). One task that fails is logged and the
 others still run; the next pass tries again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from bot.dispatch.jobs import Job, JobQueue, Retry
@@ -29,7 +28,6 @@ class Reconciler:
         self.jobs = jobs
         self.every_seconds = every_seconds
         self.tasks: dict[str, ReconcileTask] = {}
-        self.repairs: Counter[str] = Counter()
         #: told after each task with its name and its repairs (metrics)
         self.on_repairs: Callable[[str, int], None] | None = None
 
@@ -55,7 +53,6 @@ class Reconciler:
                 continue
             if made:
                 log.warning("reconciler repaired %d item(s) in %s", made, name)
-            self.repairs[name] += made
             if self.on_repairs is not None:
                 self.on_repairs(name, made)
             total += made

@@ -38,6 +38,7 @@ import pytest_asyncio
 from config.loader import load_text
 from config.schema import WebEvalConfig
 from tests.support.browser_fixtures import has_color, png_pixels
+from tests.support.required import unavailable
 from tests.support.tar import tar_of
 from validators.health import wait_healthy
 from validators.labels import LABEL
@@ -109,9 +110,8 @@ class Target(http.server.ThreadingHTTPServer):
 
 def _needs_root() -> None:
     if os.geteuid() != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("tests/security/test_browser.py needs root in CI (it adds 169.254.169.254 to lo)")
-        pytest.skip("needs root: adds 169.254.169.254 to lo")
+        unavailable("needs root: adds 169.254.169.254 to lo",
+                    in_ci="tests/security/test_browser.py needs root in CI (it adds 169.254.169.254 to lo)")
 
 
 @pytest.fixture

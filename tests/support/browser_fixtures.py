@@ -12,7 +12,6 @@ chromium       Chromium's path inside that image (what `evaluate(..., chromium_p
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import zlib
@@ -21,6 +20,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.support.required import unavailable
 from validators.web_eval.container import BROWSER_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,9 +41,7 @@ def browser_image(docker_client: docker.DockerClient) -> str:
         run = subprocess.run([str(ROOT / "scripts" / "ensure-docker.sh")], capture_output=True, text=True)
         if not _has_image(docker_client):
             reason = f"no browser image {BROWSER_IMAGE}: ensure-docker.sh exited {run.returncode}: {run.stderr[-2000:]}"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"the browser image is required in CI: {reason}", pytrace=False)
-            pytest.skip(reason)
+            unavailable(reason, in_ci=f"the browser image is required in CI: {reason}")
     return BROWSER_IMAGE
 
 

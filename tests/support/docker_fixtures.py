@@ -19,6 +19,7 @@ import docker
 import docker.errors
 import pytest
 
+from tests.support.required import unavailable
 from validators.snapshot import cleanup_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -26,9 +27,7 @@ BASE_IMAGE = os.environ.get("CODEGEN_BOT_BASE_IMAGE", "codegen-bot-base:bookworm
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Docker is required in CI: {reason}", pytrace=False)
-    pytest.skip(f"Docker unavailable: {reason}")
+    unavailable(f"Docker unavailable: {reason}", in_ci=f"Docker is required in CI: {reason}")
 
 
 def _ready() -> docker.DockerClient | None:
