@@ -1,7 +1,13 @@
 """Soak benchmark (figures, not a test): mixed deliveries for a while, with a SIGKILL of the bot every so often.
 
 `codegen-bot serve` runs as a real process on a SQLite store; the fake GitHub and the fake Codegen run in this
-process. Every second or so one delivery is sent: a `/codegen task-N` comment on a new issue (an agent run,
+process. The deliveries are spread over `--installations` repositories, each in its own installation (8 by
+default), as an App installed by several organisations sees them: GitHub gives each installation 5,000
+requests an hour, and one installation at a delivery a second would spend that within a quarter of an hour,
+after which the bot rightly slows its writes down and waits for the budget (bot/github/rate.py) — a backlog
+that says nothing about crashes. The budget each installation used is printed. Likewise commands stay
+under Codegen's documented 10 run creations a minute (the bot's client waits for room, so faster commands
+only queue up). Every second or so one delivery is sent: a `/codegen task-N` comment on a new issue (an agent run,
 followed to its end), a `pull_request opened` of a new PR whose commit is in a real git repository (a
 validation without commands: analysis, then every container stage skipped), or a `check_run completed` of
 another app (noise). 5% of accepted deliveries are sent again under the same id (GitHub's redelivery). Every
@@ -15,7 +21,10 @@ At the end, once the bot is quiet, it counts:
 - stuck: check runs not completed, agent runs not finished, deliveries not handled, jobs overdue.
 Goal (issue 14): 0 / 0 / 0.
 
-    .venv/bin/python bench/soak.py [--minutes 30] [--kill-every 120]
+    .venv/bin/python bench/soak.py [--minutes 30] [--kill-every 120] [--keep DIR]
+
+`--keep DIR` runs in DIR and leaves it behind (the bot's store `bot.db` and its logs `serve-*.log`), and the
+threads with a duplicate are listed, to find out why.
 """
 
 from __future__ import annotations
@@ -45,7 +54,14 @@ from tests.support.serve_process import free_port, serve, wait_healthy
 from tests.support.validation_scenario import Project
 from tests.support.webhooks import headers_for
 
-REPO = "octo-org/soak"
+
+@dataclass
+class Tenant:
+    """One installation's repository: its real git repository and its installation id."""
+
+    repo: str
+    installation_id: int
+    project: Project
 NAMES = ("codegen/analysis", "codegen/build", "codegen/test", "codegen/deploy", "codegen/web-eval")
 
 
@@ -53,13 +69,14 @@ NAMES = ("codegen/analysis", "codegen/build", "codegen/test", "codegen/deploy", 
 class Soak:
     fake: FakeGitHub
     codegen: FakeCodegen
-    project: Project
+    tenants: list[Tenant]
     tmp: Path
-    installation_id: int
     port: int
     proc: subprocess.Popen[bytes] | None = None
-    commands: list[int] = field(default_factory=list)
-    pulls: dict[int, str] = field(default_factory=dict)
+    #: (repo, issue number) of each command
+    commands: list[tuple[str, int]] = field(default_factory=list)
+    #: (repo, pull number) → head sha
+    pulls: dict[tuple[str, int], str] = field(default_factory=dict)
     unsent: list[tuple[str, str, bytes]] = field(default_factory=list)
     sent: list[tuple[str, str, bytes]] = field(default_factory=list)
     kills: int = 0
@@ -94,28 +111,37 @@ class Soak:
 
     def next_delivery(self) -> tuple[str, str, bytes]:
         self.seq += 1
-        kind = random.choices(["command", "pull", "noise"], weights=[3, 3, 4])[0]
-        if kind == "noise" and not self.pulls:
+        tenant = self.tenants[self.seq % len(self.tenants)]
+        # commands stay under Codegen's 10 run creations a minute (one token): about 6 a minute
+        kind = random.choices(["command", "pull", "noise"], weights=[1, 3, 6])[0]
+        ours = [key for key in self.pulls if key[0] == tenant.repo]
+        if kind == "noise" and not ours:
             kind = "pull"
         if kind == "command":
-            issue = self.fake.add_issue(REPO, title=f"task {self.seq}")
-            self.commands.append(issue.number)
-            data = issue_comment_event(self.fake, REPO, issue.number, self.installation_id,
-                                       f"/codegen task-{issue.number}", user="dev")
-            return "issue_comment", f"soak-{self.seq}", json.dumps(data).encode()
+            return self._command(tenant)
         if kind == "pull":
-            sha = self.project.commit({f"src/mod{self.seq}.py": f"VALUE = {self.seq}\n"})
-            number = self.fake.add_pull(REPO, head_sha=sha, files=[f"src/mod{self.seq}.py"],
-                                        head_ref=f"feature-{self.seq}", user="dev").number
-            self.project.pull_head(number, sha)
-            self.pulls[number] = sha
-            data = pull_request_event(self.fake, REPO, number, self.installation_id, sender="dev")
-            data["pull_request"]["base"]["repo"]["clone_url"] = self.project.url
-            return "pull_request", f"soak-{self.seq}", json.dumps(data).encode()
-        number = random.choice(list(self.pulls))
-        run = self.fake.add_check_run(REPO, self.pulls[number], f"ci/job-{self.seq}")
-        data = check_run_event(self.fake, REPO, self.installation_id, run, pull_numbers=[number])
+            return self._pull(tenant)
+        key = random.choice(ours)
+        run = self.fake.add_check_run(tenant.repo, self.pulls[key], f"ci/job-{self.seq}")
+        data = check_run_event(self.fake, tenant.repo, tenant.installation_id, run, pull_numbers=[key[1]])
         return "check_run", f"soak-{self.seq}", json.dumps(data).encode()
+
+    def _command(self, tenant: Tenant) -> tuple[str, str, bytes]:
+        issue = self.fake.add_issue(tenant.repo, title=f"task {self.seq}")
+        self.commands.append((tenant.repo, issue.number))
+        data = issue_comment_event(self.fake, tenant.repo, issue.number, tenant.installation_id,
+                                   f"/codegen task-{self.seq}", user="dev")
+        return "issue_comment", f"soak-{self.seq}", json.dumps(data).encode()
+
+    def _pull(self, tenant: Tenant) -> tuple[str, str, bytes]:
+        sha = tenant.project.commit({f"src/mod{self.seq}.py": f"VALUE = {self.seq}\n"})
+        number = self.fake.add_pull(tenant.repo, head_sha=sha, files=[f"src/mod{self.seq}.py"],
+                                    head_ref=f"feature-{self.seq}", user="dev").number
+        tenant.project.pull_head(number, sha)
+        self.pulls[(tenant.repo, number)] = sha
+        data = pull_request_event(self.fake, tenant.repo, number, tenant.installation_id, sender="dev")
+        data["pull_request"]["base"]["repo"]["clone_url"] = tenant.project.url
+        return "pull_request", f"soak-{self.seq}", json.dumps(data).encode()
 
 
 async def drive(soak: Soak, session: aiohttp.ClientSession, seconds: float, kill_every: float) -> None:
@@ -153,28 +179,36 @@ def db_state(db: Path) -> dict[str, int]:
 
 
 def tally(soak: Soak) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    runs: dict[int, int] = {n: 0 for n in soak.commands}
+    runs: dict[tuple[str, int], int] = {key: 0 for key in soak.commands}
+    tasks = {f"task-{c.body.split('task-', 1)[1].split()[0]}": (c.repo, c.issue_number)
+             for c in soak.fake.world.comments.values() if c.body.startswith("/codegen task-")}
     for run in soak.codegen.runs.values():
-        for n in soak.commands:
-            if f"task-{n}" in run.prompt.split():
-                runs[n] += 1
-    status = {n: sum(1 for c in soak.fake.world.comments.values() if c.issue_number == n
-                     and "<!-- codegen-bot:run:" in c.body) for n in soak.commands}
-    checks: dict[tuple[str, str], int] = {}
+        for word in run.prompt.split():
+            if word in tasks and tasks[word] in runs:
+                runs[tasks[word]] += 1
+    status = {key: len(status_comments(soak, key)) for key in soak.commands}
+    checks: dict[tuple[str, str, str], int] = {}
     for run in soak.fake.world.check_runs.values():
         if run.name in NAMES:
-            checks[(run.head_sha, run.name)] = checks.get((run.head_sha, run.name), 0) + 1
+            key = (run.repo, run.head_sha, run.name)
+            checks[key] = checks.get(key, 0) + 1
     duplicates = {"codegen runs": sum(max(0, c - 1) for c in runs.values()),
                   "status comments": sum(max(0, c - 1) for c in status.values()),
                   "check runs": sum(max(0, c - 1) for c in checks.values())}
     losses = {"commands without a run": sum(1 for c in runs.values() if c == 0),
               "commands without a status comment": sum(1 for c in status.values() if c == 0),
-              "missing check runs": sum(1 for sha in soak.pulls.values() for name in NAMES
-                                        if (sha, name) not in checks)}
+              "missing check runs": sum(1 for (repo, _), sha in soak.pulls.items() for name in NAMES
+                                        if (repo, sha, name) not in checks)}
     stuck = {"check runs not completed": sum(1 for r in soak.fake.world.check_runs.values()
                                              if r.name in NAMES and r.status != "completed")}
     stuck.update(db_state(soak.tmp / "bot.db"))
     return duplicates, losses, stuck
+
+
+def status_comments(soak: Soak, key: tuple[str, int]) -> list[str]:
+    repo, number = key
+    return [c.body.split("-->", 1)[0] for c in soak.fake.world.comments.values()
+            if c.repo == repo and c.issue_number == number and "<!-- codegen-bot:run:" in c.body]
 
 
 async def quiet(soak: Soak, within: float) -> None:
@@ -186,19 +220,36 @@ async def quiet(soak: Soak, within: float) -> None:
         await asyncio.sleep(2)
 
 
-async def main(minutes: float, kill_every: float) -> None:
+def duplicated_threads(soak: Soak) -> list[str]:
+    """Each command thread with more than one status comment, with the markers of its comments."""
+    return [f"{repo}#{n}: {marks}" for repo, n in soak.commands
+            if len(marks := status_comments(soak, (repo, n))) > 1]
+
+
+def budgets(fake: FakeGitHub, tenants: list[Tenant]) -> str:
+    """The most of its hourly budget (5,000) any installation used."""
+    used = [5000 - fake.rate_remaining(t.installation_id) for t in tenants]
+    return f"most of one installation's hourly budget used: {max(used)} of 5000 requests"
+
+
+async def main(minutes: float, kill_every: float, keep: Path | None, installations: int) -> None:
     with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
+        tmp = Path(name) if keep is None else keep
+        tmp.mkdir(parents=True, exist_ok=True)
         fake, codegen = FakeGitHub(contract_checks=False), FakeCodegen()
         await fake.start()
         await codegen.start()
-        inst = fake.add_installation("octo-org", [REPO])
-        fake.set_permission(REPO, "dev", "write")
-        fake.set_file(REPO, ".github/codegen.yml", "merge: {auto_merge: false}\n")
-        project = Project(tmp / "repo" / REPO)
-        project.commit({"README.md": "soak\n"})
-        fake.repo(REPO).clone_url = project.url
-        soak = Soak(fake, codegen, project, tmp, inst.id, free_port())
+        tenants = []
+        for i in range(installations):
+            repo = f"soak-org-{i}/app"
+            inst = fake.add_installation(f"soak-org-{i}", [repo])
+            fake.set_permission(repo, "dev", "write")
+            fake.set_file(repo, ".github/codegen.yml", "merge: {auto_merge: false}\n")
+            project = Project(tmp / "repo" / repo)
+            project.commit({"README.md": "soak\n"})
+            fake.repo(repo).clone_url = project.url
+            tenants.append(Tenant(repo, inst.id, project))
+        soak = Soak(fake, codegen, tenants, tmp, free_port())
         async with aiohttp.ClientSession() as session:
             await soak.start(session)
             try:
@@ -212,17 +263,24 @@ async def main(minutes: float, kill_every: float) -> None:
                     soak.proc.kill()
                     soak.proc.wait(10)
         duplicates, losses, stuck = tally(soak)
+        threads = duplicated_threads(soak)
+        spent = budgets(fake, soak.tenants)
         await fake.close()
         await codegen.close()
     print(f"soak: {minutes:g} min, SIGKILL every {kill_every:g} s ({soak.kills} kills), {len(soak.sent)} deliveries"
           f" accepted ({len(soak.commands)} commands, {len(soak.pulls)} pull requests)")
     for title, counts in (("duplicates", duplicates), ("losses", losses), ("stuck", stuck)):
         print(f"  {title}: {sum(counts.values())}  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"  {spent}")
+    for line in threads:
+        print(f"  duplicated: {line}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--kill-every", type=float, default=120.0)
+    parser.add_argument("--keep", type=Path, default=None, help="run in this directory and leave it behind")
+    parser.add_argument("--installations", type=int, default=8, help="repositories, each its own installation")
     args = parser.parse_args()
-    asyncio.run(main(args.minutes, args.kill_every))
+    asyncio.run(main(args.minutes, args.kill_every, args.keep, args.installations))

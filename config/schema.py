@@ -227,6 +227,9 @@ class MergeConfig(Section):
     use_github_auto_merge: bool = False
     #: when the head is behind its base, update the branch (GitHub merges the base into it) and validate again
     update_branch: bool = False
+    #: the bot's own merge train (no GitHub merge queue): ready PRs merge one at a time, in order of readiness,
+    #: each validated again on top of the current base first (handlers/merge/train.py)
+    train: bool = False
     #: the GitHub App that must report a required check (check name → app id), e.g. `ci/lint: 15368`
     #: for GitHub Actions; wins over branch protection's choice. `codegen/*` checks count only from this bot.
     check_apps: dict[str, int] = Field(default_factory=dict)

@@ -48,7 +48,7 @@ from handlers.context import EventContext, Services
 from handlers.installation import triggers as installation_triggers
 from handlers.merge import triggers as merge_triggers
 from handlers.merge.service import MergeService, graphql_url
-from handlers.validation import config_check
+from handlers.validation import config_check, merge_group
 from handlers.validation import triggers as validation_triggers
 from handlers.validation.limits import SnapshotCaps
 from handlers.validation.service import ValidationService, instance_id, remove_leftover_snapshots
@@ -62,6 +62,7 @@ ROUTER = routing.Router(
     config_check.router,
     command_triggers.router,
     validation_triggers.router,
+    merge_group.router,
     merge_triggers.router,
 )
 

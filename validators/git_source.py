@@ -32,6 +32,8 @@ class GitError(RuntimeError):
 
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+#: the refs fetched by name: a pull request's head, or a branch (never an option-looking or odd name)
+_REF = re.compile(r"^refs/(pull/[0-9]+/head|heads/[A-Za-z0-9._/-]+)$")
 
 
 def _auth_env(token: str | None) -> dict[str, str]:
@@ -81,10 +83,12 @@ class GitCache:
         return self.root / f"{name}-{digest}.git"
 
     async def fetch(
-        self, clone_url: str, sha: str, token: str | None = None, pull_number: int | None = None
+        self, clone_url: str, sha: str, token: str | None = None, pull_number: int | None = None,
+        ref: str | None = None,
     ) -> Path:
         """The bare repository of `clone_url` holding commit `sha`; with `pull_number`, `clone_url` is the
-        base repository's and the commit is looked for in its `refs/pull/N/head` first."""
+        base repository's and the commit is looked for in its `refs/pull/N/head` first; with `ref` (a merge
+        queue's `refs/heads/gh-readonly-queue/...`), in that ref first."""
         if not _SHA.match(sha):
             raise GitError(f"not a commit sha: {sha!r}")
         if not clone_url:
@@ -100,23 +104,26 @@ class GitCache:
                 await _git("remote", "add", "origin", clone_url, cwd=repo)
             if await self._has_commit(repo, sha):
                 return repo
-            pull_error = None if pull_number is None else await self._fetch_pull_head(repo, pull_number, token)
+            if pull_number is not None:
+                ref = f"refs/pull/{pull_number}/head"
+            pull_error = None if ref is None else await self._fetch_ref(repo, ref, token)
             if not await self._has_commit(repo, sha):
                 try:
                     await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", sha, cwd=repo, token=token)
                 except GitError as exc:
-                    if pull_number is None:
+                    if ref is None:
                         raise
-                    why = pull_error or f"it is not refs/pull/{pull_number}/head"
-                    raise GitError(f"commit {sha} of pull request #{pull_number} was not fetched ({why}),"
-                                   f" nor by itself: {exc}") from exc
+                    why = pull_error or f"it is not {ref}"
+                    what = f"of pull request #{pull_number}" if pull_number is not None else f"of {ref}"
+                    raise GitError(f"commit {sha} {what} was not fetched ({why}), nor by itself: {exc}") from exc
             if not await self._has_commit(repo, sha):
                 raise GitError(f"commit {sha} was not fetched")
         return repo
 
-    async def _fetch_pull_head(self, repo: Path, number: int, token: str | None) -> str | None:
-        """Fetch the PR's current head (`refs/pull/N/head`); the error's text (token masked) when that fails."""
-        ref = f"refs/pull/{number}/head"
+    async def _fetch_ref(self, repo: Path, ref: str, token: str | None) -> str | None:
+        """Fetch `ref` (a PR's `refs/pull/N/head`, a queue branch); the error's text (token masked) on failure."""
+        if not _REF.match(ref):
+            return f"not a ref this fetches: {ref!r}"
         try:
             await _git("fetch", "-q", "--no-tags", "--depth=1", "origin", f"+{ref}:{ref}", cwd=repo, token=token)
         except GitError as exc:

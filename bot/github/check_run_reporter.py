@@ -11,6 +11,11 @@ they are neither marked `in_progress` nor sent again, because GitHub appends a P
 already there (issue 14). `on_reported(stage, SENDING)` is told before a stage's conclusion is sent and
 `on_reported(stage, conclusion)` once GitHub has it: a crash between the two leaves `SENDING` in the
 store, the one case where GitHub must be asked whether the stage was concluded.
+
+A stage's conclusion is one PATCH: it carries at most 50 annotations (GitHub's limit per request; failures
+first, then warnings, then notices) and the summary says how many more there were. More batches would be
+more requests after the conclusion, and a crash between two of them could neither resend a batch (GitHub
+appends it) nor tell which batches arrived.
 """
 
 from __future__ import annotations
@@ -44,11 +49,27 @@ def now_iso() -> str:
 IN_PROGRESS_AFTER = 5.0
 
 
+#: the order in which annotations are kept when a stage has more than one request can carry
+_SEVERITY = {"failure": 0, "warning": 1, "notice": 2}
+
+
+def attached_annotations(outcome: StageOutcome) -> tuple[list[dict[str, Any]], int]:
+    """Pure: the annotations the conclusion carries (the most severe first) and how many are left out."""
+    ranked = sorted(outcome.annotations, key=lambda a: _SEVERITY.get(a.level, 3))
+    kept = ranked[: check_runs.ANNOTATIONS_PER_REQUEST]
+    return [a.to_github() for a in kept], len(ranked) - len(kept)
+
+
 def finished_body(outcome: StageOutcome, *, offer_fix: bool, started_at: str | None = None) -> dict[str, Any]:
-    """Pure: the PATCH body that concludes a stage's check run."""
+    """Pure: the PATCH body that concludes a stage's check run (one request: see the module's docstring)."""
     summary = outcome.summary
     if outcome.duration:
         summary = f"{summary}\n\nTook {outcome.duration:.1f} s." if summary else f"Took {outcome.duration:.1f} s."
+    annotations, left_out = attached_annotations(outcome)
+    if left_out:
+        summary = (f"{summary}\n\n" if summary else "") + (
+            f"{left_out} more annotation(s) not attached (GitHub takes {check_runs.ANNOTATIONS_PER_REQUEST} per"
+            " update; the most severe are shown).")
     actions = [RERUN]
     if offer_fix and not outcome.passed and outcome.conclusion != "cancelled":
         actions.append(FIX)
@@ -58,8 +79,7 @@ def finished_body(outcome: StageOutcome, *, offer_fix: bool, started_at: str | N
         "conclusion": outcome.conclusion,
         "completed_at": now_iso(),
         "output": check_runs.output(
-            outcome.title, summary or outcome.title, outcome.text,
-            [a.to_github() for a in outcome.annotations],
+            outcome.title, summary or outcome.title, outcome.text, annotations,
         ),
         "actions": actions,
     }

@@ -72,6 +72,25 @@ async def create(gh: GitHubAPI, owner: str, repo: str, body: dict[str, Any]) -> 
     return created
 
 
+async def create_once(gh: GitHubAPI, owner: str, repo: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`create`, unless a check run of this name with this `external_id` is on the commit already (the
+    event handled again, after a crash or for another action on the same head): then that one is updated
+    to `body`. `body` must carry `external_id`; the lookup is one request (`check_name`, every re-run)."""
+    found = [
+        run async for run in gh.getiter(
+            "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,filter,per_page}",
+            {"owner": owner, "repo": repo, "ref": body["head_sha"], "check_name": body["name"], "filter": "all",
+             "per_page": 100},
+            iterable_key="check_runs",
+        )
+        if run.get("external_id") == body["external_id"]
+    ]
+    if not found:
+        return await create(gh, owner, repo, body)
+    changes = {k: v for k, v in body.items() if k != "head_sha"}
+    return await update(gh, owner, repo, int(found[0]["id"]), changes)
+
+
 async def update(
     gh: GitHubAPI, owner: str, repo: str, check_run_id: int, body: dict[str, Any]
 ) -> dict[str, Any]:

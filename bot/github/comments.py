@@ -11,6 +11,8 @@ before the caller can record the result: the crash-window tests stop the process
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -130,11 +132,34 @@ def _newest_marked(items: list[dict[str, Any]], marker: str) -> dict[str, Any] |
     return None
 
 
+#: one lock per (thread, marker) in use: two tasks of this process writing the same marked comment at once
+#: (a redelivered command and the job the reconciler queued again for it) would otherwise both find nothing
+#: and both post; under the lock the second one finds the first one's comment and edits it
+_MARKED: weakref.WeakValueDictionary[tuple[str, str, int, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock_for(key: tuple[str, str, int, str]) -> asyncio.Lock:
+    lock = _MARKED.get(key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _MARKED[key] = lock
+    return lock
+
+
 async def post_once(
     gh: GitHubAPI, owner: str, repo: str, number: int, marker: str, body: str
 ) -> dict[str, Any]:
     """Post `body` (which carries `marker`) on `number`, unless a comment with the marker is there already:
-    then that comment is adopted (edited to `body`, or left alone when it says exactly that)."""
+    then that comment is adopted (edited to `body`, or left alone when it says exactly that). Calls for the
+    same thread and marker take turns (see `_MARKED`)."""
+    lock = _lock_for((owner.lower(), repo.lower(), number, marker))
+    async with lock:
+        return await _post_once(gh, owner, repo, number, marker, body)
+
+
+async def _post_once(
+    gh: GitHubAPI, owner: str, repo: str, number: int, marker: str, body: str
+) -> dict[str, Any]:
     found = await find_marked(gh, owner, repo, number, marker)
     if found is None:
         return await post(gh, owner, repo, number, body)

@@ -185,4 +185,14 @@ MIGRATIONS: list[str] = [
         last_asked_at REAL NOT NULL
     )
     """,
+    # 14: the head SHA the bot put in GitHub's merge queue (`enqueuePullRequest`): undone with
+    # `dequeuePullRequest` by `/codegen merge cancel` and `/codegen hold`; the bot's own merge train
+    # (`merge.train`): when a pull request became ready, into which base branch (its place in line)
+    """
+    ALTER TABLE pull_requests ADD COLUMN queued_sha TEXT;
+    ALTER TABLE pull_requests ADD COLUMN train_ready_at REAL;
+    ALTER TABLE pull_requests ADD COLUMN train_base TEXT;
+    CREATE INDEX pull_requests_train ON pull_requests(repo, train_base, train_ready_at)
+        WHERE train_ready_at IS NOT NULL
+    """,
 ]

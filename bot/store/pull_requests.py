@@ -33,6 +33,11 @@ class PullRequestState:
     automerge_sha: str | None = None
     native_auto_merge_sha: str | None = None
     notice_comment_id: int | None = None
+    #: the head SHA this bot put in GitHub's merge queue (None: not queued by the bot)
+    queued_sha: str | None = None
+    #: in the bot's merge train (`merge.train`): since when, into which base branch (None: not in it)
+    train_ready_at: float | None = None
+    train_base: str | None = None
 
 
 class PullRequestStore:
@@ -43,8 +48,8 @@ class PullRequestStore:
         def work(conn: sqlite3.Connection) -> PullRequestState:
             row = conn.execute(
                 "SELECT repo, pr_number, merge_requested_by, last_notice, fix_attempts, needs_human, merged_sha,"
-                " merge_requested_sha, automerge_sha, native_auto_merge_sha, notice_comment_id"
-                " FROM pull_requests WHERE repo = ? AND pr_number = ?",
+                " merge_requested_sha, automerge_sha, native_auto_merge_sha, notice_comment_id, queued_sha,"
+                " train_ready_at, train_base FROM pull_requests WHERE repo = ? AND pr_number = ?",
                 (repo, pr_number),
             ).fetchone()
             if row is None:
@@ -58,7 +63,7 @@ class PullRequestStore:
     async def set(self, repo: str, pr_number: int, **fields: object) -> None:
         allowed = {"merge_requested_by", "last_notice", "needs_human", "merged_sha", "fix_attempts",
                    "merge_requested_sha", "automerge_sha", "native_auto_merge_sha",
-                   "notice_comment_id"}
+                   "notice_comment_id", "queued_sha", "train_ready_at", "train_base"}
         if set(fields) - allowed:
             raise ValueError(f"unknown fields {sorted(set(fields) - allowed)}")
         columns = ", ".join(fields)
@@ -73,6 +78,19 @@ class PullRequestStore:
             )
 
         await self.db.write(work)
+
+    async def train_line(self, repo: str, base: str) -> list[int]:
+        """The bot's merge train into `base`: pull request numbers, the earliest ready first."""
+
+        def work(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT pr_number FROM pull_requests WHERE repo = ? AND train_base = ? AND train_ready_at IS NOT NULL"
+                " AND merged_sha IS NULL ORDER BY train_ready_at, pr_number",
+                (repo, base),
+            ).fetchall()
+            return [int(r[0]) for r in rows]
+
+        return await self.db.read(work)
 
     async def merge_asked_in(self, repo: str) -> bool:
         """Has anyone asked for a merge of some pull request of `repo` (a command or the label) that still

@@ -20,6 +20,9 @@ from typing import Any
 
 from bot.store.db import Database
 
+#: GitHub's prefix for the temporary branches of a merge queue
+QUEUE_PREFIX = "gh-readonly-queue/"
+
 
 @dataclass(frozen=True)
 class ValidationRecord:
@@ -44,6 +47,15 @@ class ValidationRecord:
     source_url: str | None = None
     #: stage → the conclusion its check run was given (None: a record made before migration 11, untracked)
     reported: dict[str, str] | None = None
+
+    @property
+    def queue_base(self) -> str | None:
+        """For a commit of GitHub's merge queue (no pull request; its branch is
+        `gh-readonly-queue/<base>/pr-<n>-<sha>`), the queue's base branch; else None."""
+        ref = self.head_ref or ""
+        if self.pr_number is not None or not ref.startswith(QUEUE_PREFIX) or "/pr-" not in ref:
+            return None
+        return ref[len(QUEUE_PREFIX):].rsplit("/pr-", 1)[0] or None
 
     @property
     def owner_repo(self) -> tuple[str, str]:

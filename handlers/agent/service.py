@@ -242,23 +242,29 @@ class AgentRunService:
 
     # --- resuming -----------------------------------------------------------------------------
     async def resume(self, record: AgentRunRecord, kind: str, text: str, requested_by: str) -> AgentRunRecord:
+        """Send `text` to a finished run. The job is queued before the record says `running`: a crash between
+        the two leaves a job that finds the run still `finished` and marks it running itself (`_resuming`),
+        never a run shown running whose resume is never sent."""
         prompt = text if kind == "fix" else build_resume_prompt(kind, text)
-        record = await self.store.update(
-            record.id,
-            status="running",
-            answer_kind=None,
-            error=None,
-            requested_by=requested_by,
-            progressed=True,
-        )
-        # queued before the comment is edited: no network call between the two writes a crash could split
-        await self.jobs.enqueue(RESUME, {"run_id": record.id, "prompt": prompt}, key=resume_key(record.id))
+        await self.jobs.enqueue(RESUME, {"run_id": record.id, "prompt": prompt, "requested_by": requested_by},
+                                key=resume_key(record.id))
+        record = await self._resuming(record.id, requested_by)
         return await self.render(record)
+
+    async def _resuming(self, run_id: int, requested_by: str) -> AgentRunRecord:
+        return await self.store.update(
+            run_id, status="running", answer_kind=None, error=None, requested_by=requested_by, progressed=True
+        )
 
     async def run_resume(self, job: Job) -> Retry | None:
         record = await self.store.get(job.payload["run_id"])
-        if record is None or record.status != "running" or record.codegen_run_id is None or self.codegen is None:
+        if record is None or record.codegen_run_id is None or self.codegen is None:
             return None
+        if record.status == "finished" and job.payload.get("requested_by"):
+            # queued, then a crash before the record was marked running (see `resume`)
+            record = await self._resuming(record.id, job.payload["requested_by"])
+        if record.status != "running":
+            return None  # cancelled or failed meanwhile
         assert record.codegen_org_id is not None
         try:
             run = await self.codegen.resume_run(record.codegen_org_id, record.codegen_run_id, job.payload["prompt"])

@@ -14,6 +14,8 @@ quoted lines (`> ...`, so quoting someone's command never re-runs it) and fenced
     /codegen ok-to-test          OK_TO_TEST
     /codegen fix [text]          FIX
     /codegen merge               MERGE
+    /codegen merge cancel        MERGE_CANCEL (also `/codegen unmerge`): withdraw a merge request
+    /codegen hold                HOLD      (withdraw, and put the `codegen: hold` label on)
     /codegen help                HELP
 
 Decisions:
@@ -22,6 +24,8 @@ Decisions:
 - `/codegen` alone, or a sub-command missing its text, is an error that names the problem.
 - A single word that is not a sub-command but is close to one (`/codegen stauts`) is an error with a
   "did you mean" suggestion, rather than an agent run with the prompt "stauts". A longer text is a prompt.
+- `merge cancel` is its own command (before, it parsed as `merge` with an ignored argument and *asked* for
+  a merge); `merge` followed by any other words is still a merge request.
 - `/codegenfoo` is not a command (the prefix must end at a space or the end of the line).
 """
 
@@ -44,6 +48,8 @@ class CommandKind(Enum):
     OK_TO_TEST = "ok-to-test"
     FIX = "fix"
     MERGE = "merge"
+    MERGE_CANCEL = "merge cancel"
+    HOLD = "hold"
     HELP = "help"
 
 
@@ -75,12 +81,14 @@ SUBCOMMANDS: dict[str, CommandKind] = {
     "ok-to-test": CommandKind.OK_TO_TEST,
     "fix": CommandKind.FIX,
     "merge": CommandKind.MERGE,
+    "unmerge": CommandKind.MERGE_CANCEL,
+    "hold": CommandKind.HOLD,
     "help": CommandKind.HELP,
 }
 NEEDS_TEXT = {CommandKind.CONTINUE: "the context to add", CommandKind.MODIFY: "the change to the plan"}
 TAKES_TEXT = {CommandKind.START, CommandKind.CONTINUE, CommandKind.MODIFY, CommandKind.FIX, CommandKind.CONFIRM}
 NO_TEXT = {CommandKind.CANCEL, CommandKind.STATUS, CommandKind.VALIDATE, CommandKind.OK_TO_TEST,
-           CommandKind.MERGE, CommandKind.HELP}
+           CommandKind.MERGE, CommandKind.MERGE_CANCEL, CommandKind.HOLD, CommandKind.HELP}
 
 _PREFIX = re.compile(r"^\s{0,3}/codegen(?=\s|$)(.*)$", re.IGNORECASE)
 _RETEST = re.compile(r"^\s{0,3}/retest\s*$", re.IGNORECASE)
@@ -119,6 +127,8 @@ def _command_from(number: int, rest: str) -> Command | CommandError:
             if close:
                 return CommandError(number, f"/codegen {text}", f"`{first}` is not a command.", close[0])
         return Command(CommandKind.START, text, number)
+    if kind is CommandKind.MERGE and tail.split(" ", 1)[0].lower() == "cancel":
+        return Command(CommandKind.MERGE_CANCEL, tail[len("cancel"):].strip(), number)
     if kind in NO_TEXT and tail:
         return Command(kind, tail, number)  # extra words are kept, not an error: "/codegen status please"
     return Command(kind, tail, number)
@@ -194,4 +204,6 @@ POLICY: dict[CommandKind, Policy] = {
     CommandKind.OK_TO_TEST: Policy(needs_pull_request=True, min_permission="write"),
     CommandKind.FIX: Policy(needs_pull_request=True),
     CommandKind.MERGE: Policy(needs_pull_request=True, min_permission="write"),
+    CommandKind.MERGE_CANCEL: Policy(needs_pull_request=True, min_permission="write"),
+    CommandKind.HOLD: Policy(needs_pull_request=True, min_permission="write"),
 }

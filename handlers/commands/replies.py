@@ -23,6 +23,8 @@ HELP_TEXT = """\
 | `/codegen ok-to-test [sha]` | PR from a fork | allow the validation of this fork's head commit (or the one named) |
 | `/codegen fix [text]` | PR with a failed validation | send the failure to the agent to fix |
 | `/codegen merge` | PR | merge once every required check has passed on the validated commit |
+| `/codegen merge cancel` (or `unmerge`) | PR | withdraw a merge request (label, auto-merge, queue entry) |
+| `/codegen hold` | PR | withdraw as above and add the `codegen: hold` label: nothing merges until it is removed |
 | `/codegen help` | anywhere | this table |
 
 Who may use them: users with at least `agent.min_permission` (default `write`) on the repository.

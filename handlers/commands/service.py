@@ -121,6 +121,17 @@ async def merge(call: CommandCall, argument: str) -> None:
         await call.reply(replies.merge_waiting(call.user, notice))
 
 
+def _withdraw(hold: bool) -> Action:
+    async def withdraw(call: CommandCall, argument: str) -> None:
+        """`/codegen merge cancel` and `/codegen hold`: take back every pending merge; say what was taken."""
+        assert call.pull is not None
+        answer = await call.ctx.services.merge.withdraw(
+            call.ctx.gh, call.conversation.full_name, call.pull, call.loaded, call.user, hold=hold)
+        await call.reply(answer)
+
+    return withdraw
+
+
 async def fix(call: CommandCall, argument: str) -> None:
     assert call.pull is not None
     outcome = await call.ctx.services.auto_fix.fix_requested(
@@ -141,6 +152,8 @@ ACTIONS: dict[CommandKind, Action] = {
     CommandKind.VALIDATE: validate,
     CommandKind.OK_TO_TEST: ok_to_test,
     CommandKind.MERGE: merge,
+    CommandKind.MERGE_CANCEL: _withdraw(hold=False),
+    CommandKind.HOLD: _withdraw(hold=True),
     CommandKind.FIX: fix,
 }
 

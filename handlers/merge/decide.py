@@ -44,9 +44,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-BLOCKING_LABELS = ("do-not-merge", "codegen: hold")
+HOLD_LABEL = "codegen: hold"
+BLOCKING_LABELS = ("do-not-merge", HOLD_LABEL)
 AUTOMERGE_LABEL = "codegen: automerge"
 PASSING = frozenset({"success"})
+
+
+class Reason(str):
+    """A blocking reason: its text (what a person reads; a `str`, so reasons join and compare as text) and
+    its `kind` (what the merge notice links to: the PR, its checks, its reviews, its conflicts)."""
+
+    kind: str
+
+    def __new__(cls, kind: str, text: str) -> Reason:
+        made = super().__new__(cls, text)
+        made.kind = kind
+        return made
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class NotAsked:
 
 @dataclass(frozen=True)
 class Blocked:
+    #: each a `Reason` when decided here (plain text is accepted: it gets no link)
     reasons: tuple[str, ...]
 
 
@@ -224,7 +238,7 @@ def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
     if pr.protection_readable:
         return decision
     if isinstance(decision, Blocked):
-        return Blocked((*decision.reasons, PROTECTION_UNREAD))
+        return Blocked((*decision.reasons, Reason("protection", PROTECTION_UNREAD)))
     if isinstance(decision, Wait):
         return Wait((*decision.waiting_for, PROTECTION_UNREAD))
     return decision
@@ -233,15 +247,16 @@ def decide_merge(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
 def _blockers(pr: PullSnapshot) -> list[str]:
     blocked: list[str] = []
     if pr.draft:
-        blocked.append("the pull request is a draft")
+        blocked.append(Reason("draft", "the pull request is a draft"))
     for label in BLOCKING_LABELS:
         if label in pr.labels:
-            blocked.append(f"it has the label `{label}`")
+            blocked.append(Reason("label", f"it has the label `{label}`"))
     requesters = standing_change_requests(pr.reviews)
     if requesters:
-        blocked.append("changes are requested by " + ", ".join(f"@{u}" for u in requesters))
+        who = ", ".join(f"@{u}" for u in requesters)
+        blocked.append(Reason("changes_requested", f"changes are requested by {who}"))
     if pr.mergeable is False or pr.mergeable_state == "dirty":
-        blocked.append("it has merge conflicts with the base branch")
+        blocked.append(Reason("conflicts", "it has merge conflicts with the base branch"))
     return blocked
 
 
@@ -257,9 +272,9 @@ def _checks(pr: PullSnapshot, policy: MergePolicy, required: list[str]) -> tuple
         elif check.conclusion is None:
             pending.append(Pending(f"`{name}` to finish", enforced))
         elif check.conclusion == "skipped":
-            blocked.append(f"required check `{name}` was skipped, so nothing was validated")
+            blocked.append(Reason("check", f"required check `{name}` was skipped, so nothing was validated"))
         elif check.conclusion not in PASSING:
-            blocked.append(f"required check `{name}` concluded `{check.conclusion}`")
+            blocked.append(Reason("check", f"required check `{name}` concluded `{check.conclusion}`"))
     return blocked, pending
 
 
@@ -267,13 +282,14 @@ def _decide(pr: PullSnapshot, policy: MergePolicy) -> MergeDecision:
     if not merge_requested(pr, policy):
         return NotAsked()
     if pr.merged:
-        return Blocked(("the pull request is already merged",))
+        return Blocked((Reason("merged", "the pull request is already merged"),))
     if not pr.open:
-        return Blocked(("the pull request is closed",))
+        return Blocked((Reason("closed", "the pull request is closed"),))
     blocked = _blockers(pr)
     behind = pr.mergeable_state == "behind"
     if behind and not policy.update_branch:
-        blocked.append("its branch is behind the base branch (update it, or set `merge.update_branch: true`)")
+        blocked.append(Reason("behind", "its branch is behind the base branch (update it, or set"
+                              " `merge.update_branch: true`)"))
     pending: list[Pending] = []
     if pr.mergeable_state == "blocked":
         pending.append(Pending("GitHub to unblock it (a branch rule the bot cannot see, such as a required review)",

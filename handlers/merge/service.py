@@ -30,7 +30,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from gidgethub import BadRequest, GitHubException
+from gidgethub import BadRequest, GitHubException, GraphQLException
 from gidgethub.abc import GitHubAPI
 
 from bot.dispatch.jobs import Job, JobQueue, Retry
@@ -41,7 +41,7 @@ from bot.store.pull_requests import PullRequestStore
 from bot.store.validations import ValidationStore
 from config.loader import LoadedConfig, RepoConfigLoader
 from config.schema import MergeConfig
-from handlers.merge import texts
+from handlers.merge import queue, texts, undo
 from handlers.merge.decide import (
     AUTOMERGE_LABEL,
     Blocked,
@@ -56,8 +56,9 @@ from handlers.merge.decide import (
     decide_merge,
 )
 from handlers.merge.gather import gather
-from handlers.merge.native import NativeAutoMerge
+from handlers.merge.native import NativeAutoMerge, graphql_message, rate_limited
 from handlers.merge.notices import MergeNotices
+from handlers.merge.train import MergeNow, MergeTrain, UpdateFirst
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,11 @@ class MergeService:
     permissions: PermissionCache = field(default_factory=PermissionCache)
     native: NativeAutoMerge = field(init=False)
     notices: MergeNotices = field(init=False)
+    train: MergeTrain = field(init=False)
 
     def __post_init__(self) -> None:
         self.notices = MergeNotices(self.prs)
+        self.train = MergeTrain(self.prs, self.notices, self._schedule_now)
         self.native = NativeAutoMerge(self.prs, self.graphql_endpoint, self.notices)
 
     def register(self) -> None:
@@ -124,6 +127,9 @@ class MergeService:
             key=f"merge:{repo}#{number}",
             delay=delay,
         )
+
+    async def _schedule_now(self, repo: str, number: int, installation_id: int) -> None:
+        await self.schedule(repo, number, installation_id, delay=0)
 
     async def evaluate(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], loaded: LoadedConfig) -> MergeDecision:
         """Gather the PR's state (the PR itself and its config come from the caller) and decide."""
@@ -162,7 +168,8 @@ class MergeService:
             return None
         notice = texts.describe(decision)
         if isinstance(decision, Blocked):  # the reply says it: the job's notice does not say it again
-            await self.prs.set(repo, number, last_notice=texts.notice(decision, pr["head"]["sha"]))
+            await self.prs.set(repo, number,
+                               last_notice=texts.notice(decision, pr["head"]["sha"], pr.get("html_url")))
         return notice
 
     async def run_job(self, job: Job) -> Retry | None:
@@ -178,12 +185,16 @@ class MergeService:
             return None
         passed = await self.validations.latest_for_sha(repo, pr["head"]["sha"])
         if passed is None or not passed.passed:
+            if passed is not None and passed.state == "done" and await self.train.leave(repo, number, installation_id):
+                await self.notices.say(gh, repo, number, texts.left_train_failed(pr["head"]["sha"]))
             return None  # nothing merges before its head passed validation, whose end schedules this job again
         owner, name = repo.split("/", 1)
         loaded = await self.config.load(owner, name, pr["base"]["ref"], installation_id=installation_id)
         decision = await self.evaluate(gh, repo, pr, loaded)
+        if loaded.config is not None and loaded.config.merge.train:
+            decision = await self._ride_train(gh, repo, pr, decision, installation_id)
         if isinstance(decision, Merge) and loaded.config is not None:
-            await self._merge(gh, repo, pr, decision, loaded.config.merge)
+            await self._merge(gh, repo, pr, decision, loaded.config.merge, installation_id)
         elif isinstance(decision, UpdateBranch):
             await self._update_branch(gh, repo, pr, decision)
         elif isinstance(decision, EnableAutoMerge):
@@ -194,6 +205,28 @@ class MergeService:
         elif isinstance(decision, Wait) and pr.get("mergeable") is None:
             return recheck(job)  # GitHub is computing mergeability: look again shortly, a bounded number of times
         return None
+
+    async def _ride_train(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: MergeDecision,
+                          installation_id: int) -> MergeDecision | None:
+        """`merge.train`: a ready PR boards and merges only from the front, on top of the current base (see
+        handlers/merge/train.py); the decision left to perform (None: the train did what there was to do)."""
+        number = int(pr["number"])
+        if isinstance(decision, Blocked | NotAsked):
+            await self.train.leave(repo, number, installation_id)
+            return decision
+        if not isinstance(decision, Merge | UpdateBranch):
+            return decision  # waiting (e.g. the updated head's validation): keeps its place
+        if await queue.requires_queue(gh, *repo.split("/", 1), pr["base"]["ref"]):
+            return decision  # GitHub's own queue serialises the merges
+        step = await self.train.board(gh, repo, pr)
+        if isinstance(step, UpdateFirst):
+            return UpdateBranch(pr["head"]["sha"])
+        if isinstance(step, MergeNow):
+            return decision if isinstance(decision, Merge) else UpdateBranch(pr["head"]["sha"])
+        return None
+
+    async def _enqueue(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge) -> None:
+        await _enqueue_pull(self, gh, repo, pr, decision)
 
     async def _update_branch(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: UpdateBranch) -> None:
         owner, name = repo.split("/", 1)
@@ -217,6 +250,8 @@ class MergeService:
         number, head = int(pr["number"]), pr["head"]["sha"]
         await self.native.disable_on_push(gh, repo, pr)
         state = await self.prs.get(repo, number)
+        if state.queued_sha not in (None, head):  # GitHub takes a pull request out of its queue on a push
+            await self.prs.set(repo, number, queued_sha=None)
         asked_at = state.merge_requested_sha if state.merge_requested_by is not None else None
         stale = [sha for sha in (asked_at, state.automerge_sha) if sha is not None and sha != head]
         if not stale:
@@ -230,6 +265,20 @@ class MergeService:
             )
         await comments.post(gh, owner, name, number, texts.withdrawn(stale[0], head))
 
+    async def withdraw(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], loaded: LoadedConfig, user: str, *,
+                       hold: bool) -> str:
+        """`/codegen merge cancel` / `/codegen hold` by `user`: take back what could merge the PR; the reply."""
+        taken = await undo.withdraw(gh, self.prs, self.graphql_endpoint, repo, pr, hold=hold)
+        auto_merge = loaded.config is not None and loaded.config.merge.auto_merge
+        return texts.withdrawal(user, taken, auto_merge=auto_merge)
+
+    async def hold_labelled(self, gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:
+        """The hold label was added by hand: GitHub's auto-merge and the queue entry, which GitHub would go on
+        with, are withdrawn (the request and the automerge label stay: they count again once it is removed)."""
+        taken = await undo.withdraw(gh, self.prs, self.graphql_endpoint, repo, pr, hold=False, keep_request=True)
+        if taken.native or taken.queue or taken.failures:
+            await self.notices.say(gh, repo, int(pr["number"]), texts.hold_label_added(taken))
+
     async def _notice_if_asked(
         self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Blocked, auto_merge: bool
     ) -> None:
@@ -239,11 +288,15 @@ class MergeService:
             label.get("name") == AUTOMERGE_LABEL for label in pr.get("labels") or []
         )
         if asked:
-            await self.notices.say(gh, repo, number, texts.notice(decision, pr["head"]["sha"]))
+            await self.notices.say(gh, repo, number, texts.notice(decision, pr["head"]["sha"], pr.get("html_url")))
 
-    async def _merge(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge, merge: MergeConfig) -> None:
+    async def _merge(self, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge, merge: MergeConfig,
+                     installation_id: int) -> None:
         owner, name = repo.split("/", 1)
         number = int(pr["number"])
+        if await queue.requires_queue(gh, owner, name, pr["base"]["ref"]):
+            await self._enqueue(gh, repo, pr, decision)
+            return
         try:
             result = await gh.put(
                 "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
@@ -254,12 +307,32 @@ class MergeService:
             if exc.status_code not in (403, 405, 409, 422):  # a refusal: said once, never retried blindly
                 raise
             await self.notices.say(gh, repo, number, texts.merge_refused(decision, exc.status_code, str(exc)))
+            await self.train.leave(repo, number, installation_id)  # it cannot go now: the next one does
             return
         merge_sha = result.get("sha", "")
         await self.prs.set(repo, number, merged_sha=merge_sha, merge_requested_by=None, merge_requested_sha=None)
+        await self.train.leave(repo, number, installation_id)
         await comments.post(gh, owner, name, number, texts.merged(decision, merge_sha))
+        await self.notices.resolve(gh, repo, number, texts.resolved(merge_sha, decision.sha))
         if merge.delete_branch:
             await _delete_head_branch(gh, repo, pr)
+
+
+async def _enqueue_pull(service: MergeService, gh: GitHubAPI, repo: str, pr: dict[str, Any], decision: Merge) -> None:
+    """The base branch requires GitHub's merge queue: enqueue exactly the validated head, once per head."""
+    number = int(pr["number"])
+    state = await service.prs.get(repo, number)
+    if state.queued_sha == decision.sha:
+        return  # already in the queue for this head
+    try:
+        entry = await queue.enqueue(gh, service.graphql_endpoint, pr, decision.sha)
+    except GraphQLException as exc:
+        if rate_limited(exc):
+            raise
+        await service.notices.say(gh, repo, number, texts.enqueue_refused(decision, graphql_message(exc)))
+        return
+    await service.prs.set(repo, number, queued_sha=decision.sha, merge_requested_by=None, merge_requested_sha=None)
+    await service.notices.say(gh, repo, number, texts.enqueued(decision, entry.get("position")))
 
 
 async def _delete_head_branch(gh: GitHubAPI, repo: str, pr: dict[str, Any]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from handlers.merge.decide import (
     AUTOMERGE_LABEL,
+    HOLD_LABEL,
     Blocked,
     EnableAutoMerge,
     Merge,
@@ -11,6 +14,9 @@ from handlers.merge.decide import (
     UpdateBranch,
     Wait,
 )
+
+if TYPE_CHECKING:
+    from handlers.merge.undo import Withdrawal
 
 
 def describe(decision: MergeDecision) -> str:
@@ -27,9 +33,33 @@ def describe(decision: MergeDecision) -> str:
     return decision.reason
 
 
-def notice(decision: Blocked, head_sha: str) -> str:
-    """The merge notice of a blocked head (the SHA makes a new head's notice a new one)."""
-    return f"{describe(decision)} (head `{head_sha[:12]}`)"
+#: where a person acts on each kind of blocking reason: (link text, path below the pull request's page)
+ACT_ON = {
+    "draft": ("mark it ready for review", ""),
+    "label": ("labels", ""),
+    "changes_requested": ("reviews", "/files"),
+    "conflicts": ("resolve conflicts", "/conflicts"),
+    "check": ("checks", "/checks"),
+    "behind": ("update branch", ""),
+    "closed": ("pull request", ""),
+    "merged": ("pull request", ""),
+}
+
+
+def notice(decision: Blocked, head_sha: str, pr_url: str | None = None) -> str:
+    """The merge notice of a blocked head: one line per blocking reason, each with a link to where it is
+    resolved (the SHA makes a new head's notice a new one)."""
+    lines = [f"**Not merged** — head `{head_sha[:12]}`. What blocks it:", ""]
+    for reason in decision.reasons:
+        act = ACT_ON.get(getattr(reason, "kind", ""))
+        link = f" ([{act[0]}]({pr_url}{act[1]}))" if act and pr_url else ""
+        lines.append(f"- {reason}{link}")
+    return "\n".join(lines)
+
+
+def resolved(merge_sha: str, head_sha: str) -> str:
+    """The merge notice once the pull request merged: marked resolved, in place."""
+    return f"✅ **Resolved**: merged `{head_sha[:12]}` (merge commit `{merge_sha[:12]}`); nothing blocks it any more."
 
 
 def checks_list(decision: Merge) -> str:
@@ -92,4 +122,60 @@ def withdrawn(old_sha: str, new_sha: str) -> str:
         f"New commits were pushed (`{new_sha[:12]}`): the merge request given at `{old_sha[:12]}` no longer"
         " holds, and the automerge label was removed. Ask again with `/codegen merge` (or the label) once"
         " the new head is what you want merged."
+    )
+
+
+def withdrawal(user: str, taken: Withdrawal, *, auto_merge: bool) -> str:
+    """The answer to `/codegen merge cancel` or `/codegen hold`: what was taken back, and what still holds."""
+    parts = []
+    if taken.request_by:
+        parts.append(f"the merge request by @{taken.request_by}")
+    if taken.label:
+        parts.append(f"the `{AUTOMERGE_LABEL}` label")
+    if taken.native:
+        parts.append("GitHub's auto-merge")
+    if taken.queue:
+        parts.append("the pull request's merge-queue entry")
+    said = (f"@{user} withdrew " + ", ".join(parts) + ".") if parts else (
+        f"@{user} there was no merge request to withdraw.")
+    if taken.failures:
+        said += " Not withdrawn: " + "; ".join(taken.failures) + "."
+    if taken.held:
+        said += f" The `{HOLD_LABEL}` label is on: nothing merges this pull request until it is removed."
+    elif auto_merge:
+        said += (" `merge.auto_merge` is on in this repository's config, so the next passing evaluation merges"
+                 f" again: `/codegen hold` (the `{HOLD_LABEL}` label) stops that.")
+    return said
+
+
+def hold_label_added(taken: Withdrawal) -> str:
+    """The hold label was added by hand and something was under way: what it stopped."""
+    stopped = [what for what, done in (("GitHub's auto-merge", taken.native),
+                                       ("the merge-queue entry", taken.queue)) if done]
+    said = f"The `{HOLD_LABEL}` label is on: " + (("withdrew " + " and ".join(stopped) + "; ") if stopped else "")
+    said += "nothing the bot does merges this pull request until the label is removed."
+    if taken.failures:
+        said += " Not withdrawn: " + "; ".join(taken.failures) + "."
+    return said
+
+
+def enqueued(decision: Merge, position: int | None) -> str:
+    where = f" (position {position})" if position else ""
+    return (
+        f"Validated `{decision.sha[:12]}` ({checks_list(decision)} passed): the base branch requires GitHub's merge"
+        f" queue, so I put exactly this commit in it{where}. GitHub merges it once the queue's checks pass."
+    )
+
+
+def enqueue_refused(decision: Merge, message: str) -> str:
+    return (
+        f"The base branch requires GitHub's merge queue, and GitHub did not queue `{decision.sha[:12]}`"
+        f" ({message or 'no message'}). A new validation follows any new push."
+    )
+
+
+def left_train_failed(head_sha: str) -> str:
+    return (
+        f"Left the merge train: the validation of `{head_sha[:12]}` on top of the base branch failed, so it does"
+        " not merge (the next pull request in line goes). A new push that passes boards the train again."
     )

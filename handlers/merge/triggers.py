@@ -1,7 +1,11 @@
 """Events that can change whether a pull request merges; each schedules a (debounced) evaluation.
 
 check_run / check_suite completed, status, pull_request opened / synchronize / labeled / unlabeled /
-ready_for_review / reopened, pull_request_review submitted / dismissed.
+ready_for_review / reopened, pull_request_review submitted / dismissed; pull_request closed takes the PR out
+of the merge train.
+
+The `codegen: hold` label, added by hand, withdraws GitHub's auto-merge and the merge-queue entry (GitHub
+would go on with them); nothing merges while it is on (decide.py).
 
 The `codegen: automerge` label counts only when a user with write permission adds it: added by anyone
 else, the bot removes it and says why.
@@ -26,7 +30,7 @@ from bot.github import comments
 from bot.github.permissions import permission_at_least
 from handlers.context import EventContext
 from handlers.merge import texts
-from handlers.merge.decide import AUTOMERGE_LABEL
+from handlers.merge.decide import AUTOMERGE_LABEL, HOLD_LABEL
 
 router = routing.Router()
 
@@ -152,6 +156,9 @@ async def on_pull_request(event: sansio.Event, gh: GitHubAPI, ctx: EventContext)
 async def on_labeled(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
     label = (event.data.get("label") or {}).get("name")
     number = int(event.data["pull_request"]["number"])
+    if label == HOLD_LABEL:
+        await ctx.services.merge.hold_labelled(gh, event.data["repository"]["full_name"], event.data["pull_request"])
+        return  # nothing merges while it is on: no evaluation
     if label == AUTOMERGE_LABEL:
         repository = event.data["repository"]
         owner, name = repository["owner"]["login"], repository["name"]
@@ -168,6 +175,14 @@ async def on_labeled(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> N
             await comments.post(gh, owner, name, number, texts.label_removed(sender))
             return
     await _schedule_if_validated(ctx, event)
+
+
+@router.register("pull_request", action="closed")
+async def on_closed(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) -> None:
+    """A closed (or merged) pull request leaves the merge train; the next one in line goes."""
+    repository = event.data["repository"]
+    await ctx.services.merge.train.leave(repository["full_name"], int(event.data["pull_request"]["number"]),
+                                         ctx.installation_id)
 
 
 @router.register("pull_request_review", action="submitted")

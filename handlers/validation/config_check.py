@@ -89,7 +89,7 @@ async def check_config(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) ->
     base = await ctx.repo_config(owner, repo, pr["base"]["ref"])
     head = await _changed_config(ctx, event, base)
     report = config_report(base, head)
-    await check_runs.create(
+    await check_runs.create_once(  # one per head: `synchronize` and `reopened` of one head are two events
         gh,
         owner,
         repo,

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: seconds a merge queue waits for a commit's checks (GitHub's default): a queue validation is repaired within
+QUEUE_WAITS = 3600.0
 #: a repository is active while it had a validation this recently (its open PRs are reconciled)
 ACTIVE_FOR = 7 * 24 * 3600.0
 #: check runs of validations that ended this long ago are looked at (not sooner: the job may still report)
@@ -124,7 +126,7 @@ async def _unstick(svc: ValidationService, stuck: ValidationRecord) -> int:
             return 0
         gh = svc.github.installation(record.installation_id)
         owner, name = record.owner_repo
-        pr = await _pull(gh, owner, name, record.pr_number)
+        pr = await _pull(gh, owner, name, record.pr_number) if record.queue_base is None else _queue_pull(record)
         if pr is None or pr.get("state") != "open" or pr["head"]["sha"] != record.head_sha:
             await svc.store.update(record.id, state="cancelled", finished_at=time.time())
             record = await check_run_set.with_ids(gh, svc.store, record)
@@ -137,6 +139,15 @@ async def _unstick(svc: ValidationService, stuck: ValidationRecord) -> int:
                              "The config in force has errors; see the `codegen/config` check run.")
             return 1
         return int(await resume(svc, gh, record, pr, loaded.config, None))
+
+
+def _queue_pull(record: ValidationRecord) -> dict[str, Any] | None:
+    """A merge-queue commit's stand-in for its pull request while the queue may still wait for it (one hour,
+    GitHub's default time a queue waits for checks): None (cancel) after that."""
+    if time.time() - record.created_at > QUEUE_WAITS:
+        return None
+    return {"number": None, "state": "open", "head": {"sha": record.head_sha, "ref": record.head_ref},
+            "base": {"ref": record.queue_base}}
 
 
 async def _pull(gh: GitHubAPI, owner: str, name: str, number: int | None) -> dict[str, Any] | None:

@@ -213,17 +213,20 @@ class ValidationService:
     async def cancel_older(self, gh: GitHubAPI, repo: str, number: int, keep_sha: str | None) -> None:
         """Stop the PR's live validations (other than `keep_sha`) and conclude their check runs."""
         for old in await self.store.live_for_pr(repo, number):
-            if old.head_sha == keep_sha:
-                continue
-            running = await self.store.job_running(old.id)
-            await self.store.update(old.id, state="cancelled", finished_at=time.time())
-            await self.jobs.cancel(job_key(repo, number, old.head_sha))
-            if running:
-                continue  # the job's own cancellation concludes its check runs
-            if old.state != "held":  # the store knows what was reported: GitHub is asked only if unsure
-                old = await check_run_set.with_ids(gh, self.store, old)
-                await check_run_set.conclude_open(gh, self.store, old, "cancelled", "Cancelled",
-                                                  "A newer commit was pushed; this one is no longer validated.")
+            if old.head_sha != keep_sha:
+                await self.cancel_record(gh, old, "A newer commit was pushed; this one is no longer validated.")
+
+    async def cancel_record(self, gh: GitHubAPI, old: ValidationRecord, summary: str) -> None:
+        """Stop one live validation; its unfinished check runs end `cancelled` saying `summary` (by the job's
+        own cancellation when it is running)."""
+        running = await self.store.job_running(old.id)
+        await self.store.update(old.id, state="cancelled", finished_at=time.time())
+        await self.jobs.cancel(job_key(old.repo, old.pr_number, old.head_sha))
+        if running:
+            return  # the job's own cancellation concludes its check runs
+        if old.state != "held":  # the store knows what was reported: GitHub is asked only if unsure
+            old = await check_run_set.with_ids(gh, self.store, old)
+            await check_run_set.conclude_open(gh, self.store, old, "cancelled", "Cancelled", summary)
 
     # --- running ------------------------------------------------------------------------------
     async def run_job(self, job: Job) -> Retry | None:
@@ -247,8 +250,12 @@ class ValidationService:
         return await reconcile.reconcile_open_prs(self)
 
     async def _fetch_commit(self, record: ValidationRecord, token: str | None) -> Path:
-        """The head SHA, from the base repository (its `refs/pull/N/head`, then the SHA itself); a record made
-        before `source_url` existed is fetched from its head repository's clone URL, as it was then."""
+        """The head SHA, from the base repository (its `refs/pull/N/head`, or a merge queue's branch, then the
+        SHA itself); a record made before `source_url` existed is fetched from its head repository's clone
+        URL, as it was then."""
+        if record.source_url and record.queue_base is not None:
+            return await self.git_cache.fetch(record.source_url, record.head_sha, token,
+                                              ref=f"refs/heads/{record.head_ref}")
         if record.source_url:
             return await self.git_cache.fetch(record.source_url, record.head_sha, token,
                                               pull_number=record.pr_number)

@@ -147,9 +147,11 @@ async def _fix_from_button(event: sansio.Event, ctx: EventContext) -> None:
         if not permission_at_least(await ctx.permission(owner, name, sender), required):
             log.info("fix pressed by %s without %s permission; ignored", sender, required)
             return
+        # the press is its delivery: handled again (a crash, a redelivery), it finds its own run and reply
+        press = f"fix_button:{event.delivery_id}:{pr['number']}"
         outcome = await ctx.services.auto_fix.fix_requested(
             ctx.gh, repo=full_name, pr=pr, installation_id=ctx.installation_id, user=sender, extra="",
-            command_comment_id=None,
+            command_comment_id=None, command_key=press,
         )
-        reply = f"@{sender} pressed **Fix with Codegen**: {outcome}"
-        await comments.post(ctx.gh, owner, name, int(pr["number"]), reply)
+        reply = f"<!-- codegen-bot:{press} -->\n@{sender} pressed **Fix with Codegen**: {outcome}"
+        await comments.post_once(ctx.gh, owner, name, int(pr["number"]), f"<!-- codegen-bot:{press} -->", reply)

@@ -2,10 +2,13 @@
 
 - a status comment that exists on GitHub but not in the store is found by its marker, across pages, and
   adopted (never a second comment; never someone else's comment that quotes the marker);
+- two tasks showing one run at once (a redelivered command and the start job the reconciler queued again)
+  post one status comment between them, not two;
 - a command handled again (its delivery re-run, as after a crash before it was recorded) starts no second
   run and posts no second reply;
 - the reconciler's task `agent_runs.unfollowed` gives active runs with no job their job again at start-up,
   and leaves alone a run changed moments ago by this process;
+- a resume queued and then interrupted before the run was marked running is sent at start-up all the same;
 - a job that used up its attempts fails its run with a clear error in its status comment, and its log lines
   carry the id of the delivery that caused it;
 - `/metrics` shows jobs queued per kind, job failures, agent runs per status, reconciler repairs,
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -29,7 +33,7 @@ import pytest_asyncio
 from bot.runtime.logs import JsonFormatter
 from bot.store.agent_runs import AgentRunRecord
 from bot.store.delivery_body import pack
-from handlers.agent.job_keys import POLL
+from handlers.agent.job_keys import POLL, RESUME, resume_key
 from handlers.agent.texts import marker
 from tests.fakes.codegen import FakeCodegen, FakeRun
 from tests.fakes.github import FakeGitHub
@@ -39,6 +43,7 @@ from tests.support.payloads import issue_comment_event
 
 REPO = "octo-org/app"
 CREATE = "create_agent_run_v1_organizations__org_id__agent_run_post"
+RESUME_OP = "resume_agent_run_v1_organizations__org_id__agent_run_resume_post"
 StartBot = Callable[..., Awaitable[RunningBot]]
 
 
@@ -146,6 +151,19 @@ async def test_a_status_comment_missing_from_the_store_is_found_across_pages_and
     assert len(issue.codegen.calls(CREATE)) == 1
 
 
+async def test_two_tasks_showing_a_run_without_a_comment_at_once_post_one_status_comment(issue: Issue) -> None:
+    await issue.start()
+    record = await issue.record()  # a crash came between recording the run and posting its status comment
+
+    shown = await asyncio.gather(*(issue.services.agent.render(record) for _ in range(3)))
+
+    (status,) = [c for c in issue.bot_comments() if marker(record.id) in c.body]
+    assert {r.status_comment_id for r in shown} == {status.id}
+    assert len(issue.fake.calls("issues/create-comment")) == 1
+    stored = await issue.services.agent_runs.get(record.id)
+    assert stored is not None and stored.status_comment_id == status.id
+
+
 async def test_a_command_handled_again_starts_no_second_run_and_posts_no_second_reply(issue: Issue) -> None:
     await issue.start()
     issue.codegen.script("add a thing", [{"status": "COMPLETE", "result": "Added."}])
@@ -208,6 +226,31 @@ async def test_a_run_just_changed_is_left_alone_until_it_is_old_enough(issue: Is
     assert await issue.services.agent.reconcile_unfollowed() == 0  # its start is queued now
     (run,) = await issue.wait_for(["finished"])
     assert run.result == "Late but done."
+
+
+async def test_a_resume_queued_before_a_crash_is_sent_though_the_run_still_shows_finished(issue: Issue) -> None:
+    bot = await issue.start()
+    done = FakeRun(9101, issue.codegen.org_id, "add a thing", {"codegen_bot": {"run_id": 0}},
+                   [{"status": "COMPLETE", "result": "First answer."}])
+    issue.codegen.runs[done.id] = done
+    issue.codegen.script_resume(done.id, [{"status": "COMPLETE", "result": "Second answer."}])
+    record = await issue.record(status="finished", codegen_run_id=done.id, codegen_org_id=issue.codegen.org_id,
+                                codegen_status="COMPLETE", result="First answer.")
+    # `resume` queued its job, and the process died before the record said `running`
+    await bot.stop()
+    payload = json.dumps({"run_id": record.id, "prompt": "continue: and more", "requested_by": "maintainer"})
+    with sqlite3.connect(issue.tmp_path / "bot.db") as conn:
+        conn.execute("INSERT INTO jobs (kind, key, payload, state, run_at, created_at) VALUES (?, ?, ?, 'queued',"
+                     " 0, 0)", (RESUME, resume_key(record.id), payload))
+    await issue.start()
+
+    async def answered() -> bool:
+        run = await issue.services.agent_runs.get(record.id)
+        return run is not None and run.result == "Second answer." and run.status == "finished"
+
+    await eventually(answered, within=20, interval=0.02, what="the resumed run's second answer")
+    (sent,) = issue.codegen.calls(RESUME_OP)
+    assert "and more" in json.dumps(sent.body)
 
 
 @pytest.fixture

@@ -99,3 +99,18 @@ async def test_a_pr_that_does_not_touch_the_config_is_judged_on_the_base_config_
     assert run["conclusion"] == "success"
     refs = [c.query.get("ref") for c in fake_github.calls("repos/get-content")]
     assert pull.head_sha not in refs
+
+
+async def test_the_same_head_handled_again_keeps_one_config_check_run(fake_github: FakeGitHub, bot: RunningBot) -> None:
+    installation_id, number = setup_repo(fake_github, VALID)
+    event = pull_request_event(fake_github, REPO, number, installation_id)
+    await bot.deliver("pull_request", event, delivery_id="config-first")
+    await bot.drain()
+    event["action"] = "reopened"  # another event for the same head (or the first one again after a crash)
+    await bot.deliver("pull_request", event, delivery_id="config-again")
+    await bot.drain()
+    sha = event["pull_request"]["head"]["sha"]
+    on_head = [r for r in fake_github.world.check_runs.values() if r.name == "codegen/config" and r.head_sha == sha]
+    assert len(on_head) == 1 and on_head[0].conclusion == "success"
+    assert len(config_runs(fake_github)) == 1
+    assert any(c.json.get("external_id") == f"config:{sha}" for c in fake_github.calls("checks/update"))

@@ -1,5 +1,6 @@
 """Under `merge.auto_merge: true` the bot says why a PR does not merge without being asked, in one comment
-per pull request that is edited in place: once per blocking reason per head SHA (issue 14, item 5)."""
+per pull request that is edited in place: once per blocking reason per head SHA (issue 14, item 5), each
+reason linked to where a person resolves it, and marked resolved in place once the PR merged (issue 15)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.github_bodies_base import HTML
 from tests.support.bot_fixtures import RunningBot
 from tests.support.eventually import eventually
 from tests.support.payloads import check_run_event
@@ -18,7 +20,7 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 
 def notices(fake: FakeGitHub, number: int) -> list[Any]:
-    return [c for c in fake.world.comments.values() if c.issue_number == number and "will not merge" in c.body]
+    return [c for c in fake.world.comments.values() if c.issue_number == number and "**Not merged**" in c.body]
 
 
 async def fail(fake: FakeGitHub, bot: RunningBot, inst_id: int, pull: Any, name: str) -> None:
@@ -37,6 +39,8 @@ async def test_one_notice_edited_in_place_per_reason_and_head(fake_github: FakeG
     await fail(fake_github, bot, inst.id, pull, "ci/test")
     (notice,) = await eventually(lambda: notices(fake_github, pull.number), within=10, what="the notice")
     assert "`ci/test` concluded `failure`" in notice.body and pull.head_sha[:12] in notice.body
+    html_url = f"{HTML}/{REPO}/pull/{pull.number}"
+    assert f"- required check `ci/test` concluded `failure` ([checks]({html_url}/checks))" in notice.body
 
     await fail(fake_github, bot, inst.id, pull, "ci/docs")  # not required: the same reasons
     assert fake_github.calls("issues/update-comment") == []
@@ -52,3 +56,25 @@ async def test_one_notice_edited_in_place_per_reason_and_head(fake_github: FakeG
     (again,) = notices(fake_github, pull.number)
     assert again.id == notice.id and ("f" * 12) in again.body
     assert len(fake_github.calls("issues/create-comment")) == 1
+
+
+async def test_the_notice_is_marked_resolved_when_the_pull_request_merges(
+    fake_github: FakeGitHub, start_bot: StartBot
+) -> None:
+    inst = fake_github.add_installation("octo-org", [REPO])
+    bot = await start_bot()
+    fake_github.set_file(REPO, ".github/codegen.yml", "merge: {auto_merge: true, required_checks: [ci/test]}\n")
+    pull = fake_github.add_pull(REPO, draft=True)
+    await bot.record_passed_validation(REPO, pull, inst.id)
+    await fail(fake_github, bot, inst.id, pull, "ci/lint")  # not required; the draft blocks
+    (notice,) = await eventually(lambda: notices(fake_github, pull.number), within=10, what="the notice")
+    assert "the pull request is a draft" in notice.body
+
+    pull.draft, pull.mergeable_state = False, "clean"
+    fake_github.add_check_run(REPO, pull.head_sha, "ci/test")
+    await fail(fake_github, bot, inst.id, pull, "ci/docs")  # another event: now it merges
+    await eventually(lambda: fake_github.calls("pulls/merge"), within=10, what="the merge")
+    await bot.drain()
+    resolved = fake_github.world.comments[notice.id]
+    assert resolved.body.startswith("✅ **Resolved**: merged") and "draft" not in resolved.body
+    assert len(fake_github.calls("issues/create-comment")) == 2  # the notice, and the merge report

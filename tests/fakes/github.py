@@ -1,13 +1,13 @@
 """FakeGitHub: an honest stand-in for api.github.com, for every test of the bot.
 
 It serves the REST operations of tests/fixtures/github/rest-subset.json (GitHub's own OpenAPI
-description) plus POST /graphql for enablePullRequestAutoMerge / disablePullRequestAutoMerge, on
-127.0.0.1 with a random port. Every request is checked against the description: an undocumented
-operation, query parameter or body field, a wrong type or enum value, a missing required field is a
-*contract violation*: recorded in `fake.violations` and answered like GitHub would (404 for an unknown
-operation, 422 otherwise). Every response the fake sends is checked too. The `fake_github` fixture
-(tests/fakes/github_fixtures.py) fails the test at teardown when any violation happened, so a bot bug
-cannot hide behind a lenient fake.
+description) plus POST /graphql for enablePullRequestAutoMerge / disablePullRequestAutoMerge and the merge
+queue's enqueuePullRequest / dequeuePullRequest (github_graphql_queue.py), on 127.0.0.1 with a random
+port. Every request is checked against the description: an undocumented operation, query parameter or body
+field, a wrong type or enum value, a missing required field is a *contract violation*: recorded in
+`fake.violations` and answered like GitHub would (404 for an unknown operation, 422 otherwise). Every
+response the fake sends is checked too. The `fake_github` fixture (tests/fakes/github_fixtures.py) fails the
+test at teardown when any violation happened, so a bot bug cannot hide behind a lenient fake.
 
 Usage:
 
@@ -45,7 +45,10 @@ Public API (stable; other modules build on it):
     Setup (signatures below): add_installation, add_repo, set_file, add_branch, add_pull, add_issue,
         add_comment, add_label, set_permission, protect_branch, set_branch_rules, add_review, add_status,
         add_check_run, add_check_suite, set_comparison, register_manifest_code, issue_token, app_jwt,
-        expire_tokens, repo(full_name) -> Repo
+        expire_tokens, repo(full_name) -> Repo; require_merge_queue, queued, close_pull(full_name, number)
+    back_with_git(full_name: str, path: Path) -> None
+        a real git repository behind the repository: comparisons, merges and branch updates happen in it
+        (github_git.py); without it shas are invented and comparisons preset
     The App webhook's delivery log (github_hook_state.py, github_rest_hook_deliveries.py):
         log_delivery(guid, event, action, payload, status_code, *, delivered_at=None, redelivery=False,
                      failure=None) -> id        an attempt GitHub made ("OK" for 2xx, else not OK)
@@ -75,7 +78,8 @@ Decisions:
 Where things are: this module (the app, installations, tokens), github_setup.py (repository content),
 github_server.py (the request pipeline), github_access.py and github_auth.py (who may call what),
 github_limits.py (rate limits, faults), github_rest.py (the REST handlers), github_graphql.py,
-github_bodies.py (answers built from the description's examples), github_state.py (the world).
+github_bodies.py (answers built from the description's examples), github_state.py (the world),
+github_git.py (a repository backed by real git).
 """
 
 from __future__ import annotations

@@ -1,32 +1,39 @@
-"""The fake GitHub's POST /graphql: only enablePullRequestAutoMerge and disablePullRequestAutoMerge.
+"""The fake GitHub's POST /graphql: only the auto-merge and merge-queue mutations
+(enablePullRequestAutoMerge, disablePullRequestAutoMerge, enqueuePullRequest, dequeuePullRequest).
 
-The input field names and types are those of tests/fixtures/github/graphql-automerge.md (GitHub's
-schema.graphql). This is not a GraphQL implementation: a small parser (graphql_parse.py) reads one mutation
-with one top-level field, its `input:` argument (a `$variable` or an object literal whose values are
+The input field names and types are those of tests/fixtures/github/graphql-automerge.md and
+graphql-merge-queue.md (GitHub's schema.graphql); the merge queue lives in github_graphql_queue.py.
+This is not a GraphQL implementation: a small parser (graphql_parse.py) reads one mutation with one
+top-level field, its `input:` argument (a `$variable` or an object literal whose values are
 variables or literals), and the selection set, which decides the shape of the answer like GraphQL would.
 
 What the fake refuses, and how:
-- A query or mutation other than these two, an unknown input field, a missing or wrongly typed field,
+- A query or mutation other than these four, an unknown input field, a missing or wrongly typed field,
   a variable declared with the wrong type, or a selected field the fake does not know: `GraphQLContract`
   (FakeGitHub records it as a contract violation) and an `errors` answer like GitHub's validation errors.
 - Domain refusals that GitHub answers with `errors` (the request itself is fine): unknown node id,
   auto-merge not allowed on the repository, pull request already clean or a draft or closed,
-  `expectedHeadOid` not the head.
+  `expectedHeadOid` not the head; for the merge queue, see github_graphql_queue.py.
 
 Decisions:
 - The pull request node id is `Pull.node_id`; `autoMergeRequest` reflects `Pull.auto_merge`, which is
   also what REST `auto_merge` shows.
-- Known selectable fields: payload `actor`, `clientMutationId`, `pullRequest`; PullRequest `id`, `number`,
-  `url`, `title`, `state`, `isDraft`, `merged`, `headRefOid`, `headRefName`, `baseRefName`,
-  `autoMergeRequest`; AutoMergeRequest (all fields in the note); Actor `login`; `__typename` anywhere.
+- Known selectable fields: auto-merge payloads `actor`, `clientMutationId`, `pullRequest`; queue payloads
+  `clientMutationId`, `mergeQueueEntry`; PullRequest `id`, `number`, `url`, `title`, `state`, `isDraft`,
+  `merged`, `headRefOid`, `headRefName`, `baseRefName`, `autoMergeRequest`, `isInMergeQueue`,
+  `isMergeQueueEnabled`, `mergeQueueEntry`; AutoMergeRequest and MergeQueueEntry (all fields in the
+  notes); Commit `oid`, `abbreviatedOid`, `url`; MergeQueue `id`, `url`, `resourcePath`,
+  `nextEntryEstimatedTimeToMerge`; Actor `login`, `avatarUrl`, `url`; `__typename` anywhere.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes import github_graphql_queue as queue
 from tests.fakes.github_bodies import iso
 from tests.fakes.github_state import Pull, Repo, World
 from tests.fakes.graphql_parse import GraphQLContract, Selection, Var, parse
@@ -48,13 +55,22 @@ INPUTS: dict[str, dict[str, tuple[str, bool]]] = {
         "pullRequestId": ("ID", True),
         "clientMutationId": ("String", False),
     },
+    **queue.INPUTS,
 }
-INPUT_TYPES = {
-    "enablePullRequestAutoMerge": "EnablePullRequestAutoMergeInput",
-    "disablePullRequestAutoMerge": "DisablePullRequestAutoMergeInput",
-}
+#: the input field holding the pull request's node id (dequeuePullRequest names it `id`)
+ID_FIELDS = {"dequeuePullRequest": "id"}
+
+
+def _type_of(mutation: str, suffix: str) -> str:
+    """GitHub's naming: enablePullRequestAutoMerge -> EnablePullRequestAutoMergeInput / ...Payload."""
+    return f"{mutation[0].upper()}{mutation[1:]}{suffix}"
+
+
+INPUT_TYPES = {mutation: _type_of(mutation, "Input") for mutation in INPUTS}
+_AUTO_MERGE_PAYLOAD: dict[str, str | None] = {"actor": "Actor", "clientMutationId": None, "pullRequest": "PullRequest"}
 FIELDS: dict[str, dict[str, str | None]] = {
-    "Payload": {"actor": "Actor", "clientMutationId": None, "pullRequest": "PullRequest"},
+    "EnablePullRequestAutoMergePayload": dict(_AUTO_MERGE_PAYLOAD),
+    "DisablePullRequestAutoMergePayload": dict(_AUTO_MERGE_PAYLOAD),
     "PullRequest": {
         "id": None,
         "number": None,
@@ -67,6 +83,7 @@ FIELDS: dict[str, dict[str, str | None]] = {
         "headRefName": None,
         "baseRefName": None,
         "autoMergeRequest": "AutoMergeRequest",
+        **queue.PULL_FIELDS,
     },
     "AutoMergeRequest": {
         "authorEmail": None,
@@ -78,6 +95,7 @@ FIELDS: dict[str, dict[str, str | None]] = {
         "pullRequest": "PullRequest",
     },
     "Actor": {"login": None, "avatarUrl": None, "url": None},
+    **queue.FIELDS,
 }
 
 
@@ -91,6 +109,10 @@ def _check_type(field: str, expected: str, value: Any) -> None:
         raw = value[1] if isinstance(value, tuple) else value
         if raw not in MERGE_METHODS:
             raise GraphQLContract(f"Argument '{field}' has an invalid value: expected one of {MERGE_METHODS}")
+        return
+    if expected == "Boolean":
+        if not isinstance(value, bool):
+            raise GraphQLContract(f"Argument '{field}' has an invalid value: expected type 'Boolean'")
         return
     if isinstance(value, tuple) or not isinstance(value, str):
         raise GraphQLContract(f"Argument '{field}' has an invalid value: expected type '{expected}'")
@@ -158,7 +180,7 @@ def _enable_refusal(repo: Repo, pull: Pull, data: dict[str, Any]) -> str | None:
 
 
 class GraphQL:
-    """Executes the two auto-merge mutations against the world."""
+    """Executes the auto-merge and merge-queue mutations against the world."""
 
     def __init__(self, world: World, actor: Callable[[], str]) -> None:
         self.world = world
@@ -171,13 +193,15 @@ class GraphQL:
         returns (error type, message) when the caller may not touch that repository's pull requests."""
         declared, top = parse(document)
         if top.name not in INPUTS:
-            raise GraphQLContract(f"Field '{top.name}' is not served by the fake GitHub (only auto-merge)")
+            raise GraphQLContract(
+                f"Field '{top.name}' is not served by the fake GitHub (only auto-merge and the merge queue)"
+            )
         if set(top.args) != {"input"}:
             raise GraphQLContract(f"'{top.name}' takes exactly one argument, 'input'")
         data = _input_data(top.name, top.args["input"], declared, variables or {})
         _check_input(top.name, data)
         for child in top.children:
-            _check_selection(child, "Payload")
+            _check_selection(child, _type_of(top.name, "Payload"))
         data = {k: (v[1] if isinstance(v, tuple) else v) for k, v in data.items()}
         return top.name, self._run(top, data, authorize)
 
@@ -189,34 +213,45 @@ class GraphQL:
         return None
 
     def _run(self, top: Selection, data: dict[str, Any], authorize: Authorize) -> dict[str, Any]:
-        found = self._find(data["pullRequestId"])
+        node = data[ID_FIELDS.get(top.name, "pullRequestId")]
+        found = self._find(node)
         refusal = authorize(found[0].full_name) if found else None
         if found is None or (refusal and refusal[0] == "NOT_FOUND"):
-            message = f"Could not resolve to a node with the global id of '{data['pullRequestId']}'"
-            return _error(top, message, "NOT_FOUND")
+            return _error(top, f"Could not resolve to a node with the global id of '{node}'", "NOT_FOUND")
         if refusal:
             return _error(top, refusal[1], refusal[0])
         repo, pull = found
-        if top.name == "enablePullRequestAutoMerge":
-            problem = _enable_refusal(repo, pull, data)
+        payload: dict[str, Any] = {"clientMutationId": data.get("clientMutationId")}
+        if top.name in queue.INPUTS:
+            entry = queue.run(top.name, self.world, repo, pull, data, self._actor())
+            if isinstance(entry, str):
+                return _error(top, entry, "UNPROCESSABLE")
+            payload["mergeQueueEntry"] = entry
+        else:
+            problem = self._auto_merge(top.name, repo, pull, data)
             if problem:
                 return _error(top, problem, "UNPROCESSABLE")
-            pull.auto_merge = {
-                "enabled_by": {"login": self._actor()},
-                "merge_method": (data.get("mergeMethod") or "MERGE").lower(),
-                "commit_title": data.get("commitHeadline"),
-                "commit_message": data.get("commitBody"),
-                "enabled_at": self.world.clock(),
-                "author_email": data.get("authorEmail"),
-            }
-        else:
+            payload.update(actor={"login": self._actor()}, pullRequest=pull)
+        context = _Context(repo, pull)
+        return {"data": {top.alias: context.shape(top.children, payload, _type_of(top.name, "Payload"))}}
+
+    def _auto_merge(self, mutation: str, repo: Repo, pull: Pull, data: dict[str, Any]) -> str | None:
+        """Turns auto-merge on or off; why GitHub refuses to, if it does."""
+        if mutation == "disablePullRequestAutoMerge":
             pull.auto_merge = None
-        payload = {
-            "actor": {"login": self._actor()},
-            "clientMutationId": data.get("clientMutationId"),
-            "pullRequest": pull,
+            return None
+        problem = _enable_refusal(repo, pull, data)
+        if problem:
+            return problem
+        pull.auto_merge = {
+            "enabled_by": {"login": self._actor()},
+            "merge_method": (data.get("mergeMethod") or "MERGE").lower(),
+            "commit_title": data.get("commitHeadline"),
+            "commit_message": data.get("commitBody"),
+            "enabled_at": self.world.clock(),
+            "author_email": data.get("authorEmail"),
         }
-        return {"data": {top.alias: _shape(top.children, payload, repo, pull)}}
+        return None
 
 
 def _check_selection(sel: Selection, type_name: str) -> None:
@@ -249,47 +284,71 @@ def _pull_value(field: str, pull: Pull, repo: Repo) -> Any:
         "headRefOid": pull.head_sha,
         "headRefName": pull.head_ref,
         "baseRefName": pull.base_ref,
+        "autoMergeRequest": pull.auto_merge,
+        "isInMergeQueue": pull.queue_entry is not None,
+        "isMergeQueueEnabled": queue.requires_queue(repo, pull.base_ref),
+        "mergeQueueEntry": pull.queue_entry,
     }
     return values[field]
 
 
-def _shape(
-    selections: list[Selection], value: Any, repo: Repo, pull: Pull, type_name: str = "Payload"
-) -> Any:
-    """The answer for a selection set, like GraphQL shapes it."""
-    if value is None:
-        return None
-    out: dict[str, Any] = {}
-    for sel in selections:
-        if sel.name == "__typename":
-            out[sel.alias] = {"Payload": "EnablePullRequestAutoMergePayload"}.get(type_name, type_name)
-            continue
-        child_type = FIELDS[type_name][sel.name]
+def _auto_merge_value(field: str, value: dict[str, Any], pull: Pull) -> Any:
+    return {
+        "authorEmail": value.get("author_email"),
+        "commitBody": value.get("commit_message"),
+        "commitHeadline": value.get("commit_title"),
+        "enabledAt": iso(value.get("enabled_at")),
+        "enabledBy": value.get("enabled_by"),
+        "mergeMethod": str(value.get("merge_method", "merge")).upper(),
+        "pullRequest": pull,
+    }[field]
+
+
+def _actor_value(field: str, value: dict[str, Any]) -> Any:
+    login = value["login"]
+    return {
+        "login": login,
+        "avatarUrl": "https://avatars.githubusercontent.com/u/1",
+        "url": f"https://github.com/{login}",
+    }[field]
+
+
+@dataclass
+class _Context:
+    """What the answer of one mutation is about: its repository and pull request."""
+
+    repo: Repo
+    pull: Pull
+
+    def value(self, type_name: str, field: str, value: Any) -> Any:
+        """The raw value of `field` of an object of `type_name` (objects unshaped)."""
         if type_name == "PullRequest":
-            raw: Any = (
-                value.auto_merge if sel.name == "autoMergeRequest" else _pull_value(sel.name, value, repo)
-            )
-        elif type_name == "AutoMergeRequest":
-            raw = {
-                "authorEmail": value.get("author_email"),
-                "commitBody": value.get("commit_message"),
-                "commitHeadline": value.get("commit_title"),
-                "enabledAt": iso(value.get("enabled_at")),
-                "enabledBy": value.get("enabled_by"),
-                "mergeMethod": str(value.get("merge_method", "merge")).upper(),
-                "pullRequest": pull,
-            }[sel.name]
-        elif type_name == "Actor":
-            login = value["login"]
-            raw = {
-                "login": login,
-                "avatarUrl": "https://avatars.githubusercontent.com/u/1",
-                "url": f"https://github.com/{login}",
-            }[sel.name]
-        else:
-            raw = value[sel.name]
-        out[sel.alias] = _shape(sel.children, raw, repo, pull, child_type) if child_type else raw
-    return out
+            return _pull_value(field, value, self.repo)
+        if type_name == "AutoMergeRequest":
+            return _auto_merge_value(field, value, self.pull)
+        if type_name == "Actor":
+            return _actor_value(field, value)
+        if type_name == "MergeQueueEntry":
+            return queue.entry_value(field, value, self.repo, self.pull)
+        if type_name == "Commit":
+            return queue.commit_value(field, value, self.repo)
+        if type_name == "MergeQueue":
+            return queue.merge_queue_value(field, value)
+        return value[field]  # a payload
+
+    def shape(self, selections: list[Selection], value: Any, type_name: str) -> Any:
+        """The answer for a selection set, like GraphQL shapes it."""
+        if value is None:
+            return None
+        out: dict[str, Any] = {}
+        for sel in selections:
+            if sel.name == "__typename":
+                out[sel.alias] = type_name
+                continue
+            child_type = FIELDS[type_name][sel.name]
+            raw = self.value(type_name, sel.name, value)
+            out[sel.alias] = self.shape(sel.children, raw, child_type) if child_type else raw
+        return out
 
 
 def _error(top: Selection, message: str, kind: str) -> dict[str, Any]:

@@ -4,10 +4,16 @@ Decisions:
 - A merge is refused (405) when the pull request is closed, merged, a draft, `mergeable` is False or
   `mergeable_state` is "dirty", "blocked" or "draft"; `sha` that is not the head gives 409. A merge
   method the repository does not allow is 405 too.
+- A merge on a base branch whose rules require a merge queue is refused: 405 "Repository rule violations
+  found\n\nChanges must be made through the merge queue" (after the 405 for a closed pull request and the
+  409 for a stale `sha`; see QUEUE_REQUIRED for the sources).
 - A merge moves the base branch to a new merge commit, closes the pull request and its issue, clears
-  auto-merge, and (same-repository heads) gives the base branch the head branch's files.
-- `update-branch` simulates GitHub merging the base into the head: the head gets a new sha, and a
-  "behind" pull request becomes "clean".
+  auto-merge, takes it out of the merge queue (the entries behind it move forward), and (same-repository
+  heads) gives the base branch the head branch's files.
+- `update-branch` simulates GitHub merging the base into the head: the head gets a new sha, the pull
+  request leaves the merge queue (a push does that), and a "behind" pull request becomes "clean".
+- A repository backed by git (FakeGitHub.back_with_git) merges and updates branches for real, and may
+  refuse them for conflicts or nothing to update: github_git.py. Otherwise shas are invented.
 - `mergeable` is null (and `mergeable_state` "unknown") while GitHub computes it: the next
   `computing_reads` reads of a pull request answer so, then the real value (docs.github.com "Get a pull
   request": "If the value is null, then GitHub has started a background job to compute the
@@ -22,10 +28,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.github_git import git_of, merge_in_git, update_branch_in_git
+from tests.fakes.github_graphql_queue import leave_queue, requires_queue
 from tests.fakes.github_rest_base import Call, Handler, HttpError, Operations, Reply, invalid, lookup
 from tests.fakes.github_state import Pull, Repo
 
 UNMERGEABLE_STATES = ("dirty", "blocked", "draft")
+#: GitHub's answer (405) to a REST merge on a branch whose rules require a merge queue, as reported publicly:
+#: "status 405: Repository rule violations found. Changes must be made through the merge queue"
+#: (github.com/digitaldrywood/detent/issues/2459), the same two lines quoted from a Mergify error in
+#: github.com/anza-xyz/kit/pull/94
+QUEUE_REQUIRED = "Repository rule violations found\n\nChanges must be made through the merge queue"
 
 
 class PullOperations(Operations):
@@ -99,6 +112,8 @@ class PullOperations(Operations):
             raise HttpError(405, "Pull Request is not mergeable")
         if "sha" in body and body["sha"] != pull.head_sha:
             raise HttpError(409, "Head branch was modified. Review and try the merge again.")
+        if requires_queue(repo, pull.base_ref):
+            raise HttpError(405, QUEUE_REQUIRED)
         if pull.draft or not pull.mergeable or pull.mergeable_state in UNMERGEABLE_STATES:
             raise HttpError(405, "Pull Request is not mergeable")
         if not allowed.get(method, False):
@@ -107,11 +122,13 @@ class PullOperations(Operations):
     async def merge(self, call: Call) -> Reply:
         repo, pull = self._pull(call)
         self._refuse_merge(repo, pull, call.body or {})
-        sha = self.world.ids.next_sha()
+        git = git_of(repo)
+        sha = merge_in_git(git, pull, call.body or {}, self._actor(call)[0]) if git else self.world.ids.next_sha()
         pull.merged, pull.state, pull.merge_commit_sha = True, "closed", sha
         pull.merged_at = pull.updated_at = self._now()
         pull.merged_by = self._actor(call)[0]
         pull.auto_merge = None
+        leave_queue(repo, pull)
         if pull.number in repo.issues:
             repo.issues[pull.number].state = "closed"
         repo.branches[pull.base_ref] = sha
@@ -130,7 +147,10 @@ class PullOperations(Operations):
             )
         if pull.state != "open":
             raise invalid("Pull request is closed", "PullRequest", "state")
-        pull.head_sha = self.world.ids.next_sha()
+        git = git_of(repo)
+        actor = self._actor(call)[0]
+        pull.head_sha = update_branch_in_git(git, repo, pull, actor) if git else self.world.ids.next_sha()
+        leave_queue(repo, pull)  # a push takes the pull request out of the merge queue
         pull.updated_at = self._now()
         head = self.world.repos.get(pull.head_repo or "")
         if head is not None and pull.head_ref in head.branches:

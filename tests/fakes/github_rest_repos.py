@@ -6,6 +6,7 @@ Decisions:
   directory listing; an unknown ref is 404 "No commit found for the ref ...".
 - A comparison a test did not set is "identical" when both sides resolve to the same sha, else "ahead"
   by one; `Accept: application/vnd.github.diff` (or .patch) answers the comparison's diff as text.
+- A repository backed by git (FakeGitHub.back_with_git) compares in git instead: github_git.py.
 - Branch rules come back with the repository as their ruleset source.
 - Deleting a ref other than an existing `heads/<branch>` is 422 "Reference does not exist".
 """
@@ -16,6 +17,7 @@ import copy
 from typing import Any
 from urllib.parse import quote
 
+from tests.fakes.github_git import GitComparison, commit_entries, compare_in_git, git_of
 from tests.fakes.github_rest_base import Call, Handler, HttpError, Operations, Reply, not_found
 from tests.fakes.github_state import Comparison, Protection, Repo, blob_sha
 
@@ -64,16 +66,25 @@ class RepoOperations(Operations):
         ]
         return Reply(200, entries)
 
-    async def compare(self, call: Call) -> Reply:
-        repo = self._repo(call)
-        base, sep, head = call.params["basehead"].partition("...")
-        if not sep:
-            raise not_found()
+    def _comparison(self, repo: Repo, base: str, head: str) -> tuple[str, str, Comparison]:
+        """(base sha, head sha, comparison): from git for a backed repository, else preset or default."""
+        git = git_of(repo)
+        if git is not None:
+            found = compare_in_git(git, base, head)
+            return found.base_sha, found.head_sha, found
         base_sha = repo.resolve_ref(base.split(":")[-1])
         head_sha = repo.resolve_ref(head.split(":")[-1])
         comparison = repo.comparisons.get((base, head)) or repo.comparisons.get((base_sha, head_sha))
         if comparison is None:
             comparison = Comparison("identical", 0, 0) if base_sha == head_sha else Comparison()
+        return base_sha, head_sha, comparison
+
+    async def compare(self, call: Call) -> Reply:
+        repo = self._repo(call)
+        base, sep, head = call.params["basehead"].partition("...")
+        if not sep:
+            raise not_found()
+        base_sha, head_sha, comparison = self._comparison(repo, base, head)
         accept = next((v for k, v in call.headers.items() if k.lower() == "accept"), "")
         for media in DIFF_MEDIA_TYPES:
             if media in accept:
@@ -96,6 +107,10 @@ class RepoOperations(Operations):
         body["merge_base_commit"]["sha"] = base_sha
         commits = body.get("commits") or []
         body["commits"] = [dict(commits[0], sha=head_sha)] if commits and comparison.ahead_by else []
+        if isinstance(comparison, GitComparison):
+            body["merge_base_commit"]["sha"] = comparison.merge_base_sha
+            body["commits"] = commit_entries(commits[0], comparison.commits, self._repo_url(repo),
+                                             f"https://github.com/{repo.full_name}") if commits else []
         return Reply(200, body)
 
     async def permission(self, call: Call) -> Reply:

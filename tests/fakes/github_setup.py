@@ -2,16 +2,20 @@
 
 `GitHubSetup` is FakeGitHub's base for the setup methods of repository content (see github.py for the
 whole API): repositories, branches and files, labels, issues and pull requests, comments, reviews,
-collaborators, branch protection and rules, commit statuses, check runs and suites by other apps, and
-comparisons. Each creates what it needs (a missing repository, branch or label) and returns the object
-it made, which tests may go on mutating.
+collaborators, branch protection and rules (a merge queue: `require_merge_queue`, read with `queued`),
+commit statuses, check runs and suites by other apps, and comparisons; `back_with_git` puts a real git
+repository behind a repository, `close_pull` closes a pull request. Each creates what it needs (a
+missing repository, branch or label) and returns the object it made, which tests may go on mutating.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from tests.fakes.github_git import attach_git
+from tests.fakes.github_graphql_queue import leave_queue, queued_pulls
 from tests.fakes.github_rest_review_comments import ReviewComment
 from tests.fakes.github_state import (
     App,
@@ -85,6 +89,22 @@ class GitHubSetup:
             self.add_branch(full_name, ref)
         repo.files.setdefault(ref, {})[path.strip("/")] = data
         return blob_sha(data)
+
+    def back_with_git(self, full_name: str, path: Path) -> None:
+        """From now on the repository's comparisons, merges and branch updates happen in the git repository at
+        `path` (github_git.py): branches resolve to its `refs/heads/*`, pull request heads must be published
+        there as `refs/pull/N/head`. Fake branches git also has take git's heads."""
+        attach_git(self.add_repo(full_name), Path(path))
+
+    def close_pull(self, full_name: str, number: int) -> Pull:
+        """A person closes the pull request without merging it: it and its issue are closed and it leaves the
+        merge queue."""
+        repo = self.repo(full_name)
+        pull = repo.pulls[number]
+        pull.state = repo.issues[number].state = "closed"
+        pull.updated_at = self.world.clock()
+        leave_queue(repo, pull)
+        return pull
 
     def add_label(
         self, full_name: str, name: str, color: str = "ededed", description: str | None = None
@@ -231,6 +251,32 @@ class GitHubSetup:
         """Rules as GitHub's `repository-rule` objects, e.g. {"type": "required_status_checks", "parameters":
         {"required_status_checks": [{"context": "ci"}], "strict_required_status_checks_policy": False}}."""
         self.add_repo(full_name).rules[branch] = [dict(r) for r in rules]
+
+    def require_merge_queue(self, full_name: str, branch: str, **parameters: Any) -> dict[str, Any]:
+        """Add a "merge_queue" rule (GitHub's `repository-rule-merge-queue`) to the branch's rules, replacing
+        any earlier one; `parameters` override the defaults below. Returns the stored rule (REST serves it with
+        the repository as its ruleset source added)."""
+        defaults: dict[str, Any] = {  # plausible values of the ruleset form, all required by the schema
+            "check_response_timeout_minutes": 60,
+            "grouping_strategy": "ALLGREEN",
+            "max_entries_to_build": 5,
+            "max_entries_to_merge": 5,
+            "merge_method": "MERGE",
+            "min_entries_to_merge": 1,
+            "min_entries_to_merge_wait_minutes": 5,
+        }
+        unknown = set(parameters) - set(defaults)
+        if unknown:
+            raise TypeError(f"merge_queue rule has no parameters {sorted(unknown)}")
+        rule = {"type": "merge_queue", "parameters": {**defaults, **parameters}}
+        rules = self.add_repo(full_name).rules.setdefault(branch, [])
+        rules[:] = [r for r in rules if r.get("type") != "merge_queue"] + [rule]
+        return rule
+
+    def queued(self, full_name: str, branch: str | None = None) -> list[int]:
+        """Numbers of the repository's pull requests in a merge queue (of one base branch, or of all: by
+        base branch name, then position), in position order."""
+        return [pull.number for pull in queued_pulls(self.repo(full_name), branch)]
 
     def add_review(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.fakes.github_hook_state import HookDeliveries
@@ -181,6 +182,9 @@ class Pull:
     # None, or {"enabled_by": {"login": ...}, "merge_method": "merge"|"squash"|"rebase", "commit_title",
     # "commit_message", "enabled_at" (epoch seconds), "author_email"}; GraphQL and REST both show it
     auto_merge: dict[str, Any] | None = None
+    # None, or its merge queue entry (github_graphql_queue.py): {"id", "position", "state", "enqueued_at",
+    # "enqueuer": {"login": ...}, "jump", "solo", "head_oid", "base_oid", "base_ref"}
+    queue_entry: dict[str, Any] | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -274,6 +278,8 @@ class Repo:
     archived: bool = False
     #: where git clones from (tests point it at a local repository: file://...); None: the github URL
     clone_url: str | None = None
+    #: a real git repository behind it (FakeGitHub.back_with_git, github_git.py); None: state only
+    git_dir: Path | None = None
     branches: dict[str, str] = field(default_factory=dict)  # name -> head sha
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # ref (branch or sha) -> path -> bytes
     issues: dict[int, Issue] = field(default_factory=dict)

@@ -32,6 +32,7 @@ def pull_request_event(
     pull = fake.repo(full_name).pulls[number]
     pr = data["pull_request"]
     pr["number"] = number
+    pr["node_id"] = pull.node_id  # GraphQL mutations name the pull request by it
     data["number"] = number
     pr["state"] = pull.state
     pr["draft"] = pull.draft
@@ -124,4 +125,25 @@ def check_run_event(
     data["check_run"].update(id=run.id, name=run.name, head_sha=run.head_sha, status="completed",
                              conclusion=run.conclusion, pull_requests=pulls)
     data.update(extra)
+    return data
+
+
+def merge_group_event(
+    full_name: str, installation_id: int, *, head_sha: str, base_sha: str, pr_number: int, base: str = "main",
+    action: str = "checks_requested", reason: str | None = None,
+) -> dict[str, Any]:
+    """`merge_group/checks_requested.payload.json` for a queue entry of PR `pr_number` into `base`. The
+    `destroyed` action is the same payload with a `reason` (`merged`, `invalidated` or `dequeued`: GitHub's
+    webhook description of `merge_group.destroyed`; octokit/webhooks has no recorded example of it)."""
+    data = copy.deepcopy(payload("merge_group/checks_requested"))
+    data["action"] = action
+    repository(data, full_name)
+    data["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+    group = data["merge_group"]
+    group["head_sha"], group["base_sha"] = head_sha, base_sha
+    group["head_ref"] = f"refs/heads/gh-readonly-queue/{base}/pr-{pr_number}-{base_sha}"
+    group["base_ref"] = f"refs/heads/{base}"
+    group["head_commit"]["id"] = head_sha
+    if reason is not None:
+        data["reason"] = reason
     return data

@@ -28,6 +28,13 @@ def test_every_subcommand() -> None:
     assert CommandKind.OK_TO_TEST.value == "ok-to-test"
 
 
+def test_merge_cancel_is_its_own_command_never_a_merge_request() -> None:
+    assert kinds("/codegen merge cancel\n/codegen MERGE Cancel now\n/codegen unmerge\n/codegen hold") == [
+        CommandKind.MERGE_CANCEL, CommandKind.MERGE_CANCEL, CommandKind.MERGE_CANCEL, CommandKind.HOLD]
+    assert kinds("/codegen merge please") == [CommandKind.MERGE]  # other words are still a merge request
+    assert kinds("/codegen merge cancelled") == [CommandKind.MERGE]  # the whole word only
+
+
 def test_arguments_lines_and_continuation() -> None:
     (start, status) = parse_commands("hi\n  /CODEGEN  Add tests\nfor the parser\n> quoted context\n/codegen status")
     assert start == Command(CommandKind.START, "Add tests\nfor the parser\n> quoted context", 2)

@@ -10,6 +10,7 @@ from bot.github import check_runs
 from bot.github.check_run_reporter import CheckRunReporter
 from bot.github.client import GitHubClients
 from tests.fakes.github import FakeGitHub
+from validators.annotations import Annotation
 from validators.outcome import StageOutcome
 
 REPO = "octo-org/app"
@@ -59,3 +60,21 @@ async def test_no_in_progress_after_the_validation_ended(fake_github: FakeGitHub
         await reporter.close()
         await asyncio.sleep(0.3)
     assert updates(fake_github) == []
+
+
+async def test_a_stage_with_many_annotations_is_concluded_in_one_request_most_severe_first(
+    fake_github: FakeGitHub,
+) -> None:
+    notes = [Annotation("a.py", n, n, "notice", "style", "long line") for n in range(1, 71)]
+    errors = [Annotation("b.py", n, n, "failure", "syntax", "unexpected token") for n in range(1, 11)]
+    async with aiohttp.ClientSession() as session:
+        reporter = await reporter_on(fake_github, session, after=5.0)
+        await reporter.stage_started("build")
+        await reporter.stage_finished(StageOutcome("build", "failure", "build: failed", "80 findings",
+                                                   annotations=notes + errors))
+        await reporter.close()
+    (only,) = updates(fake_github)  # a crash can never come between two batches of one conclusion
+    sent = only["output"]["annotations"]  # type: ignore[index]
+    assert len(sent) == 50
+    assert [a["annotation_level"] for a in sent[:10]] == ["failure"] * 10
+    assert "30 more annotation(s) not attached" in only["output"]["summary"]  # type: ignore[index]
