@@ -41,8 +41,32 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: the commands `agent.permissions` may name (handlers/commands/grammar.py `CommandKind` values)
+COMMAND_NAMES = ("start", "continue", "confirm", "modify", "cancel", "status", "validate", "ok-to-test", "fix",
+                 "merge", "merge cancel", "hold", "help")
+#: commands that run untrusted code or merge: never open to less than write permission
+WRITE_AT_LEAST = ("ok-to-test", "merge", "merge cancel", "hold")
+_LEVELS = ("read", "triage", "write", "maintain", "admin")
+_TEAM = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+$")
+
+
+def _command_permissions(value: dict[str, str]) -> dict[str, str]:
+    for command, rule in value.items():
+        if command not in COMMAND_NAMES:
+            raise ValueError(f"unknown command {command!r} (one of: {', '.join(COMMAND_NAMES)})")
+        if rule not in _LEVELS and not _TEAM.match(rule):
+            raise ValueError(f"{command}: {rule!r} is neither a permission ({', '.join(_LEVELS)}) nor a team"
+                             " (`@org/team-slug`)")
+        if command in WRITE_AT_LEAST and rule in _LEVELS and _LEVELS.index(rule) < _LEVELS.index("write"):
+            raise ValueError(f"{command}: runs or merges code, so it needs at least `write` (not {rule!r})")
+    return value
+
+
 class AgentConfig(Section):
     min_permission: Permission = "write"
+    #: per command: the least permission, or a team (`@org/team-slug`) whose members may run it; commands not
+    #: named keep the default (`min_permission`; at least `write` for those in WRITE_AT_LEAST)
+    permissions: Annotated[dict[str, str], AfterValidator(_command_permissions)] = Field(default_factory=dict)
     prompt_prefix: str = ""
     max_fix_attempts: int = Field(default=3, ge=0, le=20)
     #: whose comments go into the agent's prompt: the repository's owners, members and collaborators

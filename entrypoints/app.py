@@ -37,6 +37,7 @@ from bot.store.deliveries import DeliveryStore
 from bot.store.installations import InstallationStore
 from bot.store.pull_requests import PullRequestStore
 from bot.store.redeliveries import RedeliveryStore
+from bot.store.refusals import RefusalStore
 from bot.store.validations import ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader, github_contents_fetcher
 from config.settings import Settings
@@ -134,6 +135,7 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
     for service in (agent, validation, merge, reconciler):
         service.register()
     services = Services(settings=settings, installations=installations, config=config, permissions=permissions,
+                        refusals=RefusalStore(db),
                         agent_runs=agent_runs, agent=agent, validation=validation, merge=merge, auto_fix=auto_fix)
     return Features(
         router=ROUTER,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.github.permissions import PermissionCache
     from bot.store.agent_runs import AgentRunStore
     from bot.store.installations import InstallationStore
+    from bot.store.refusals import RefusalStore
     from config.loader import LoadedConfig, RepoConfigLoader
     from config.settings import Settings
     from handlers.agent.auto_fix import AutoFixService
@@ -41,6 +42,8 @@ class Services:
     validation: ValidationService
     merge: MergeService
     auto_fix: AutoFixService
+    #: refusal replies, one per user per thread per 10 minutes
+    refusals: RefusalStore
 
 
 @dataclass

@@ -195,4 +195,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX pull_requests_train ON pull_requests(repo, train_base, train_ready_at)
         WHERE train_ready_at IS NOT NULL
     """,
+    # 15: when a user was last told, in a thread, that they may not command the bot (one reply per user per
+    # thread per 10 minutes)
+    """
+    CREATE TABLE refusals (
+        repo TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        user TEXT NOT NULL,
+        replied_at REAL NOT NULL,
+        PRIMARY KEY (repo, number, user)
+    )
+    """,
 ]

@@ -2,7 +2,8 @@
 
 `decide(command, facts)` answers either `Act` (perform the command: handlers/commands/service.py) or
 `Reply` (say why not, or what is wrong with the command). The rules come from the policy table in
-handlers/commands/grammar.py, checked in this order: permission, pull request (open), agent-run state.
+handlers/commands/grammar.py, checked in this order: permission (the command's rule, evaluated beforehand
+by handlers/commands/permissions.py: `Facts.permitted`), pull request (open), agent-run state.
 Agent-run commands act on the thread's *latest* run:
 - `continue <text>`: the latest run must have finished (any answer); it is resumed with the text.
 - `confirm` / `proceed` and `modify <text>`: the latest run must have finished with a **plan**.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.github.permissions import permission_at_least
 from handlers.agent.answer import AnswerKind
 from handlers.commands import replies
 from handlers.commands.grammar import POLICY, Command, CommandError, CommandKind, RunState
@@ -49,6 +49,9 @@ class Facts:
     head_sha: str | None = None
     #: the bot first saw the current head after the comment was written
     head_moved_since_comment: bool = False
+    #: the user meets this command's rule (handlers/commands/permissions.py), and what the rule is
+    permitted: bool = True
+    requirement: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Act:
 @dataclass(frozen=True)
 class Reply:
     text: str
+    #: the user may not run the command (such replies are rate-limited per user and thread)
+    refusal: bool = False
 
 
 def decide(command: Command | CommandError, facts: Facts) -> Act | Reply:
@@ -67,8 +72,8 @@ def decide(command: Command | CommandError, facts: Facts) -> Act | Reply:
         return Reply(replies.render_command_error(command))
     name = command.kind.value
     policy = POLICY[command.kind]
-    if policy.min_permission is not None and not permission_at_least(facts.permission, policy.min_permission):
-        return Reply(replies.needs_permission(facts.user, name, policy.min_permission))
+    if not facts.permitted:
+        return Reply(replies.needs_permission(facts.user, name, facts.requirement), refusal=True)
     if policy.needs_pull_request:
         if not facts.is_pull_request:
             return Reply(replies.pull_requests_only(name))

@@ -75,7 +75,16 @@ def failed(name: str, delivery_id: str | None) -> str:
 
 
 def needs_permission(user: str, name: str, required: str) -> str:
-    return f"@{user} `/codegen {name}` needs {required} permission on this repository."
+    """`required` describes the rule: "`write` permission", "membership of `@org/team`"."""
+    return f"@{user} `/codegen {name}` needs {required} on this repository."
+
+
+def render_rule_refusal(user: str, required: str) -> str:
+    """None of the commands in the comment is open to the user; `required` describes the first one's rule."""
+    return (
+        f"Sorry @{user}, these commands need {required} on this repository. Ask a maintainer if you need"
+        " something done."
+    )
 
 
 def pull_requests_only(name: str) -> str:

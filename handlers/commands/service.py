@@ -22,6 +22,8 @@ from handlers.commands import replies
 from handlers.commands.conversation import Conversation, Written
 from handlers.commands.decide import Act
 from handlers.commands.grammar import CommandKind
+from handlers.commands.help import USAGE, HelpFacts, render_help
+from handlers.commands.permissions import TeamMembership, rule_for
 from handlers.context import EventContext
 from handlers.validation.triggers import validate_pr
 
@@ -96,7 +98,14 @@ async def status(call: CommandCall, argument: str) -> None:
 
 
 async def show_help(call: CommandCall, argument: str) -> None:
-    await call.reply(replies.HELP_TEXT)
+    """The commands this user may run here, with an example each (handlers/commands/help.py)."""
+    c = call.conversation
+    permission = await call.ctx.permission(c.owner, c.repo, call.user)
+    teams = TeamMembership(call.ctx.gh, call.user)
+    rules = {kind: rule_for(kind, call.config.agent) for kind in USAGE}
+    allowed = {kind: await teams.allows(rule, permission) for kind, rule in rules.items()}
+    facts = HelpFacts(call.user, permission, allowed, {k: r.describe() for k, r in rules.items()})
+    await call.reply(render_help(facts, call.config))
 
 
 async def validate(call: CommandCall, argument: str) -> None:

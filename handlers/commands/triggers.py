@@ -5,12 +5,14 @@
 - `pull_request_review` submitted (the review's body): answered on the pull request.
 
 Flow: ignore bots and texts without a command line; read the repo config (the PR's base branch, or the
-default branch for an issue); check the author's permission against `agent.min_permission`. A refused
-user gets 😕 and one polite reply; accepted text gets 👀 at once (a review body has no reactions), then
-each command in order is decided (handlers/commands/decide.py, pure) from facts gathered here, and
-performed or answered. Every command gets an answer: an action, a reply, or an error reply that shows
-`help`. Edited comments are not re-run (only creation is routed here). The pull request is fetched once
-for the whole text.
+default branch for an issue); check the author against each command's rule (`agent.permissions`, else
+`agent.min_permission`: handlers/commands/permissions.py). A user who may run none of the text's commands
+gets 😕 and one polite reply — at most one refusal reply per user per thread per 10 minutes, whatever they
+write (a refused command among allowed ones counts too); accepted text gets 👀 at once (a review body has
+no reactions), then each command in order is decided (handlers/commands/decide.py, pure) from facts
+gathered here, and performed or answered (a refusal past the window is answered with 😕 alone). Every
+command gets an answer: an action, a reply, or an error reply that shows `help`. Edited comments are not
+re-run (only creation is routed here). The pull request is fetched once for the whole text.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from dataclasses import replace
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.github.permissions import permission_at_least
 from bot.store.agent_runs import AgentRunRecord
+from config.schema import AgentConfig
 from handlers.commands import replies
 from handlers.commands.conversation import Conversation, Written, from_pull_request_event, is_bot
 from handlers.commands.decide import Act, Facts, LatestRun, decide
 from handlers.commands.grammar import POLICY, Command, CommandError, CommandKind, RunState, parse_commands
+from handlers.commands.permissions import Rule, TeamMembership, rule_for
 from handlers.commands.service import CommandCall, perform
 from handlers.context import EventContext
 
@@ -73,18 +76,28 @@ async def handle(ctx: EventContext, c: Conversation, written: Written) -> None:
         await written.react(gh, c, "confused")
         await written.reply(gh, c, replies.config_errors(user, [str(e) for e in loaded.errors]), "refused")
         return
-    required = loaded.config.agent.min_permission
     permission = await ctx.permission(c.owner, c.repo, user)
-    if not permission_at_least(permission, required):
+    rules = [_rule(command, loaded.config.agent) for command in commands]
+    teams = TeamMembership(gh, user)
+    allowed = [await teams.allows(rule, permission) for rule in rules]
+    if not any(allowed):
         await written.react(gh, c, "confused")
-        await written.reply(gh, c, replies.render_refusal(user, required), "refused")
+        if await ctx.services.refusals.may_reply(c.full_name, c.number, user):
+            await written.reply(gh, c, replies.render_rule_refusal(user, rules[0].describe()), "refused")
         return
     await written.react(gh, c, "eyes")
     for index, command in enumerate(commands):
         call = CommandCall(ctx=ctx, conversation=c, user=user, comment_id=written.id, loaded=loaded, pull=pull,
                            latest_run=await _latest_run(ctx, c, command), written=written,
                            written_at=written.written_at(time.time()), index=index)
-        await _answer(call, command, permission)
+        await _answer(call, command, permission, allowed[index], rules[index].describe())
+
+
+def _rule(command: Command | CommandError, agent: AgentConfig) -> Rule:
+    """A command's rule; a text that is not a valid command needs what commanding the bot at all needs."""
+    if isinstance(command, CommandError):
+        return Rule(permission=agent.min_permission)
+    return rule_for(command.kind, agent)
 
 
 async def _latest_run(
@@ -96,11 +109,14 @@ async def _latest_run(
     return runs[-1] if runs else None
 
 
-async def _answer(call: CommandCall, command: Command | CommandError, permission: str) -> None:
+async def _answer(call: CommandCall, command: Command | CommandError, permission: str, permitted: bool,
+                  requirement: str) -> None:
     run = call.latest_run
     facts = Facts(
         user=call.user,
         permission=permission,
+        permitted=permitted,
+        requirement=requirement,
         is_pull_request=call.conversation.is_pull_request,
         pull_open=call.pull is not None and call.pull.get("state") == "open",
         latest_run=None if run is None else LatestRun(
@@ -113,7 +129,11 @@ async def _answer(call: CommandCall, command: Command | CommandError, permission
                         head_moved_since_comment=await _head_moved(call))
     outcome = decide(command, facts)
     if not isinstance(outcome, Act):
-        await call.reply(outcome.text)
+        c = call.conversation
+        if not outcome.refusal or await call.ctx.services.refusals.may_reply(c.full_name, c.number, call.user):
+            await call.reply(outcome.text)
+        elif call.written is not None:  # refused again within the window: 😕 answers it, no new comment
+            await call.written.react(call.ctx.gh, c, "confused")
         return
     try:
         await perform(outcome, call)

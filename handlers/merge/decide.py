@@ -5,7 +5,8 @@
 - `NotAsked`  — nobody asked for a merge: `merge.auto_merge` is false, nobody with write permission said
   `/codegen merge`, and the PR has no `codegen: automerge` label;
 - `Blocked(reasons)` — something a person must change: the PR is closed or a draft; it carries
-  `do-not-merge` or `codegen: hold`; a review requesting changes still stands; it has conflicts; a required
+  `do-not-merge` or `codegen: hold`; a ruleset requires more approving reviews than it has; a review
+  requesting changes still stands; it has conflicts; a required
   check concluded anything but success (a `skipped` required check blocks too: nothing was validated);
 - `Wait(waiting_for)` — nothing is wrong yet, something is still to come: a required check has not
   reported or is still running; GitHub is still computing mergeability; the head moved since our
@@ -94,6 +95,8 @@ class PullSnapshot:
     reviews: tuple[Review, ...]
     checks: Mapping[str, CheckResult]
     required_by_branch: frozenset[str] = frozenset()
+    #: approving reviews the base branch's rulesets require
+    required_approvals: int = 0
     #: the head SHA our last passing validation covered (None: none passed)
     validated_sha: str | None = None
     #: the head SHA at which someone with write permission said `/codegen merge` (None: nobody did)
@@ -213,13 +216,18 @@ def merge_requested(pr: PullSnapshot, policy: MergePolicy) -> bool:
     return policy.auto_merge or pr.merge_command_sha == pr.head_sha or labelled
 
 
-def standing_change_requests(reviews: tuple[Review, ...]) -> list[str]:
-    """Users whose latest decisive review requests changes (a later approval or dismissal clears it)."""
+def latest_decisions(reviews: tuple[Review, ...], state: str) -> list[str]:
+    """Users whose latest decisive review (approve, request changes, dismissed) is `state`."""
     latest: dict[str, str] = {}
     for review in sorted(reviews, key=lambda r: r.submitted_at):
         if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[review.user] = review.state
-    return sorted(user for user, state in latest.items() if state == "CHANGES_REQUESTED")
+    return sorted(user for user, decided in latest.items() if decided == state)
+
+
+def standing_change_requests(reviews: tuple[Review, ...]) -> list[str]:
+    """Users whose latest decisive review requests changes (a later approval or dismissal clears it)."""
+    return latest_decisions(reviews, "CHANGES_REQUESTED")
 
 
 def required_checks(pr: PullSnapshot, policy: MergePolicy) -> list[str]:
@@ -251,6 +259,9 @@ def _blockers(pr: PullSnapshot) -> list[str]:
     for label in BLOCKING_LABELS:
         if label in pr.labels:
             blocked.append(Reason("label", f"it has the label `{label}`"))
+    approvals = len(latest_decisions(pr.reviews, "APPROVED"))
+    if approvals < pr.required_approvals:
+        blocked.append(Reason("review", f"it needs {pr.required_approvals} approving review(s) and has {approvals}"))
     requesters = standing_change_requests(pr.reviews)
     if requesters:
         who = ", ".join(f"@{u}" for u in requesters)

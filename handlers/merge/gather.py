@@ -39,6 +39,8 @@ class Required:
     names: set[str] = field(default_factory=set)
     apps: dict[str, int] = field(default_factory=dict)
     protection_readable: bool = True
+    #: approving reviews a ruleset's `pull_request` rule requires (0: none required)
+    approvals: int = 0
 
 
 def _refused_by_permission(exc: BadRequest) -> bool:
@@ -78,6 +80,9 @@ async def _required_by_branch(gh: GitHubAPI, owner: str, repo: str, branch: str)
         if exc.status_code != 404 and not _refused_by_permission(exc):
             raise
     for rule in rules or []:
+        if rule.get("type") == "pull_request":
+            wanted = (rule.get("parameters") or {}).get("required_approving_review_count") or 0
+            required.approvals = max(required.approvals, int(wanted))
         if rule.get("type") == "required_status_checks":
             for check in (rule.get("parameters") or {}).get("required_status_checks") or []:
                 if check.get("context"):
@@ -171,6 +176,7 @@ async def gather(
         reviews=await _reviews(gh, owner, repo, number),
         checks=await _checks(gh, owner, repo, head_sha, sources, required.names | set(required_checks)),
         required_by_branch=frozenset(required.names),
+        required_approvals=required.approvals,
         protection_readable=required.protection_readable,
         validated_sha=validated_sha,
         merge_command_sha=state.merge_requested_sha if state.merge_requested_by is not None else None,

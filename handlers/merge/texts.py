@@ -38,6 +38,7 @@ ACT_ON = {
     "draft": ("mark it ready for review", ""),
     "label": ("labels", ""),
     "changes_requested": ("reviews", "/files"),
+    "review": ("review it", "/files"),
     "conflicts": ("resolve conflicts", "/conflicts"),
     "check": ("checks", "/checks"),
     "behind": ("update branch", ""),

@@ -186,7 +186,7 @@ async def test_status_help_and_errors_always_answer(issue: Thread) -> None:
     await issue.say("/codegen status")
     assert "No agent runs in this thread" in issue.replies()[-1]
     await issue.say("/codegen help")
-    assert "| `/codegen <request>` |" in issue.replies()[-1]
+    assert "What you can ask me here" in issue.replies()[-1] and "| `start` |" in issue.replies()[-1]
     comment_id = await issue.say("/codegen stauts")
     assert "Did you mean `/codegen status`?" in issue.replies()[-1] and reactions(issue.fake, comment_id) == ["eyes"]
     await issue.say("/codegen modify")
@@ -205,11 +205,34 @@ async def test_quoted_fenced_edited_and_bot_comments_never_run(issue: Thread, fa
     assert fake_codegen.runs == {} and issue.bot_comments() == []
 
 
-async def test_users_below_min_permission_are_refused(issue: Thread, fake_codegen: FakeCodegen) -> None:
+async def test_users_below_min_permission_are_refused_once_per_ten_minutes(
+    issue: Thread, fake_codegen: FakeCodegen
+) -> None:
     comment_id = await issue.say("/codegen add rate limiting", user="visitor")
     assert reactions(issue.fake, comment_id) == ["confused"]
-    assert "only users with **write** permission" in issue.replies()[-1]
+    assert "these commands need `write` permission" in issue.replies()[-1]
     assert fake_codegen.runs == {}
+    for text in ("/codegen status", "/codegen add more", "/codegen merge"):  # a visitor insisting
+        again = await issue.say(text, user="visitor")
+        assert reactions(issue.fake, again) == ["confused"]
+    refusals = [body for body in issue.replies() if "@visitor" in body]
+    assert len(refusals) == 1  # one reply per user per thread per 10 minutes; 😕 answers the rest
+
+
+async def test_agent_permissions_open_or_close_single_commands_and_help_says_which(
+    issue: Thread, fake_codegen: FakeCodegen
+) -> None:
+    issue.fake.set_file(REPO, ".github/codegen.yml",
+                        "agent:\n  permissions: {status: read, help: read, start: maintain}\n")
+    issue.fake.set_permission(REPO, "reader", "read")
+    await issue.say("/codegen status", user="reader")
+    assert "No agent runs in this thread" in issue.replies()[-1]
+    await issue.say("/codegen help", user="reader")
+    help_text = issue.replies()[-1]
+    assert "your permission: `read`" in help_text and "| `status` |" in help_text and "| `start` |" not in help_text
+    assert "`start` (needs `maintain` permission)" in help_text
+    await issue.say("/codegen add rate limiting")  # a writer: start needs maintain here
+    assert "these commands need `maintain` permission" in issue.replies()[-1] and fake_codegen.runs == {}
 
 
 async def test_min_permission_comes_from_the_repo_config(issue: Thread, fake_codegen: FakeCodegen) -> None:
@@ -225,7 +248,7 @@ async def test_min_permission_comes_from_the_repo_config(issue: Thread, fake_cod
 async def test_several_commands_in_one_comment_run_in_order(issue: Thread, fake_codegen: FakeCodegen) -> None:
     await issue.say("/codegen help\n/codegen status")
     replies = issue.replies()
-    assert "| `/codegen <request>` |" in replies[-2] and "No agent runs" in replies[-1]
+    assert "What you can ask me here" in replies[-2] and "No agent runs" in replies[-1]
 
 
 async def test_rate_limits_and_failures_are_reported(issue: Thread, fake_codegen: FakeCodegen) -> None:

@@ -185,7 +185,7 @@ async def test_a_command_handled_again_starts_no_second_run_and_posts_no_second_
     comments = issue.bot_comments()
     assert len(comments) == 2, [c.body for c in comments]
     assert len(issue.fake.calls("issues/create-comment")) == 2
-    assert any("| `/codegen <request>` |" in c.body for c in comments)
+    assert any("What you can ask me here" in c.body for c in comments)
 
 
 def _handled(tmp_path: Path, delivery_id: str) -> bool:

@@ -78,3 +78,21 @@ async def test_the_notice_is_marked_resolved_when_the_pull_request_merges(
     resolved = fake_github.world.comments[notice.id]
     assert resolved.body.startswith("✅ **Resolved**: merged") and "draft" not in resolved.body
     assert len(fake_github.calls("issues/create-comment")) == 2  # the notice, and the merge report
+
+
+async def test_a_review_a_ruleset_requires_is_named_in_the_notice(fake_github: FakeGitHub, start_bot: StartBot) -> None:
+    inst = fake_github.add_installation("octo-org", [REPO])
+    bot = await start_bot()
+    fake_github.set_file(REPO, ".github/codegen.yml", "merge: {auto_merge: true, required_checks: [ci/test]}\n")
+    fake_github.set_branch_rules(REPO, "main", [{"type": "pull_request", "parameters": {
+        "required_approving_review_count": 1, "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": False, "require_last_push_approval": False,
+        "required_review_thread_resolution": False}}])
+    pull = fake_github.add_pull(REPO)
+    await bot.record_passed_validation(REPO, pull, inst.id)
+    fake_github.add_check_run(REPO, pull.head_sha, "ci/test")
+    await fail(fake_github, bot, inst.id, pull, "ci/docs")  # an event; every check passed, a review is missing
+    (notice,) = await eventually(lambda: notices(fake_github, pull.number), within=10, what="the notice")
+    html_url = f"{HTML}/{REPO}/pull/{pull.number}"
+    assert f"- it needs 1 approving review(s) and has 0 ([review it]({html_url}/files))" in notice.body
+    assert fake_github.calls("pulls/merge") == []

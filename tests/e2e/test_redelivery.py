@@ -28,7 +28,7 @@ from tests.support.payloads import issue_comment_event
 
 REPO = "octo-org/app"
 DAY = 24 * 3600.0
-HELP_ROW = "| `/codegen <request>` |"
+HELP_ROW = "What you can ask me here"
 LIST, REDELIVER = "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"
 StartBot = Callable[..., Awaitable[RunningBot]]
 

@@ -26,7 +26,7 @@ async def test_a_review_comment_command_is_answered_in_its_thread(fake_github: F
     (reaction,) = fake_github.calls("reactions/create-for-pull-request-review-comment")
     assert reaction.path_params["comment_id"] == str(thread) and reaction.json == {"content": "eyes"}
     (reply,) = fake_github.calls("pulls/create-reply-for-review-comment")
-    assert reply.path_params["comment_id"] == str(thread) and "codegen-bot commands" in reply.json["body"]
+    assert reply.path_params["comment_id"] == str(thread) and "What you can ask me here" in reply.json["body"]
     assert fake_github.calls("issues/create-comment") == []  # not in the conversation: in the thread
 
 

@@ -3,7 +3,8 @@
 /app, /app/hook/deliveries[/…], /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an
 App JWT (see github_auth.py); repository endpoints and /graphql need an unexpired installation token of an installation
 that has the repository (401 otherwise; 404 when the token cannot see the repo; 403 "Resource not accessible
-by integration" when the installation lacks the permission); manifest conversions need nothing;
+by integration" when the installation lacks the permission); organization endpoints need an installation
+token of an installation on that organization (see github_rest_orgs.py); manifest conversions need nothing;
 /rate_limit takes anything.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 
 from tests.fakes.github_auth import AuthError, Credentials, authenticate
 from tests.fakes.github_rest_base import HttpError
+from tests.fakes.github_rest_orgs import ORG_OPERATIONS, check_org_access
 from tests.fakes.github_state import World
 
 LEVELS = {"read": 1, "write": 2, "admin": 3}
@@ -64,6 +66,8 @@ NEEDS: dict[str, list[tuple[str, str]]] = {
     "repos/get-status-checks-protection": [("administration", "read")],
     "repos/get-branch-rules": [("metadata", "read")],
     "git/delete-ref": [("contents", "write")],
+    # "Members" organization permissions (read): https://docs.github.com/en/rest/teams/members
+    "teams/get-membership-for-user-in-org": [("members", "read")],
     "graphql": [("pull_requests", "write")],
 }
 
@@ -91,8 +95,18 @@ def authorize(
         raise HttpError(401, "Requires authentication")
     if creds.kind == "jwt":
         raise HttpError(401, "Bad credentials")
+    if operation_id in ORG_OPERATIONS:
+        assert creds.token is not None
+        check_org_access(world, creds, params["org"], permitted(creds.token.permissions, operation_id))
+        return creds
     check_repo_access(world, creds, f"{params.get('owner')}/{params.get('repo')}", operation_id)
     return creds
+
+
+def permitted(granted: Mapping[str, str], operation_id: str) -> bool:
+    """Whether permissions `granted` (e.g. a token's) include one that `operation_id` accepts."""
+    needs = NEEDS.get(operation_id, [])
+    return not needs or any(LEVELS.get(granted.get(p, ""), 0) >= LEVELS[level] for p, level in needs)
 
 
 def check_repo_access(world: World, creds: Credentials, full_name: str, operation_id: str) -> None:
@@ -106,9 +120,7 @@ def check_repo_access(world: World, creds: Credentials, full_name: str, operatio
         raise HttpError(404, "Not Found")
     if token.repos is not None and full_name not in token.repos:
         raise HttpError(404, "Not Found")
-    granted = token.permissions
-    needs = NEEDS.get(operation_id, [])
-    if needs and not any(LEVELS.get(granted.get(p, ""), 0) >= LEVELS[level] for p, level in needs):
+    if not permitted(token.permissions, operation_id):
         raise HttpError(403, "Resource not accessible by integration")
 
 

@@ -10,6 +10,7 @@ one module per family of the REST API, each with the rules GitHub enforces beyon
     github_rest_repos.py    contents, comparisons, permissions, branch protection and rules, refs
     github_rest_review_comments.py  pull request review comments: list, reply in a thread, reactions
     github_rest_hook_deliveries.py  the App webhook's deliveries: list, get, redeliver (github_hook_state.py)
+    github_rest_orgs.py     organization teams: a user's team membership
 
 What a handler gets and gives (`Call`, `Reply`, `HttpError`) and what they share is in
 github_rest_base.py; who may call what (`LEVELS`) in github_access.py.
@@ -26,6 +27,7 @@ from tests.fakes.github_rest_base import DOCS, Call, Handler, HttpError, Reply
 from tests.fakes.github_rest_checks import CheckOperations
 from tests.fakes.github_rest_hook_deliveries import HookDeliveryOperations
 from tests.fakes.github_rest_issues import IssueOperations
+from tests.fakes.github_rest_orgs import OrgOperations
 from tests.fakes.github_rest_pulls import PullOperations
 from tests.fakes.github_rest_repos import RepoOperations
 from tests.fakes.github_rest_review_comments import ReviewCommentOperations
@@ -35,7 +37,7 @@ __all__ = ["DOCS", "LEVELS", "Call", "HttpError", "Reply", "RestOperations"]
 
 FAMILIES = (
     AppOperations, CheckOperations, IssueOperations, PullOperations, RepoOperations, ReviewCommentOperations,
-    HookDeliveryOperations,
+    HookDeliveryOperations, OrgOperations,
 )
 
 

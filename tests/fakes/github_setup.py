@@ -4,7 +4,8 @@
 whole API): repositories, branches and files, labels, issues and pull requests, comments, reviews,
 collaborators, branch protection and rules (a merge queue: `require_merge_queue`, read with `queued`),
 commit statuses, check runs and suites by other apps, and comparisons; `back_with_git` puts a real git
-repository behind a repository, `close_pull` closes a pull request. Each creates what it needs (a
+repository behind a repository, `close_pull` closes a pull request; organization teams (`add_team_member`)
+come from github_rest_orgs.TeamSetup. Each creates what it needs (a
 missing repository, branch or label) and returns the object it made, which tests may go on mutating.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from tests.fakes.github_git import attach_git
 from tests.fakes.github_graphql_queue import leave_queue, queued_pulls
+from tests.fakes.github_rest_orgs import TeamSetup
 from tests.fakes.github_rest_review_comments import ReviewComment
 from tests.fakes.github_state import (
     App,
@@ -38,7 +40,7 @@ from tests.fakes.github_state import (
 )
 
 
-class GitHubSetup:
+class GitHubSetup(TeamSetup):
     """Setup methods; needs `world` and `app` (the fake's own app) from FakeGitHub."""
 
     world: World

@@ -351,6 +351,8 @@ class World:
     manifest_codes: dict[str, App] = field(default_factory=dict)
     #: the App webhooks' delivery logs and redeliveries (github_hook_state.py)
     hooks: HookDeliveries = field(default_factory=HookDeliveries)
+    #: organization teams by "<org lowercased>/<slug>" (github_rest_orgs.Team)
+    teams: dict[str, Any] = field(default_factory=dict)
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name]

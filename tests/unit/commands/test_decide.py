@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from config.schema import AgentConfig
 from handlers.commands.decide import Act, Facts, LatestRun, Reply, decide
 from handlers.commands.grammar import POLICY, Command, CommandError, CommandKind, parse_commands
+from handlers.commands.permissions import permitted, rule_for
 
 ISSUE = Facts(user="alice", permission="write", is_pull_request=False, pull_open=False, latest_run=None)
 OPEN_PR = replace(ISSUE, is_pull_request=True, pull_open=True)
@@ -47,18 +49,46 @@ def test_pull_request_commands_refuse_on_a_closed_pull_request(text: str) -> Non
     assert isinstance(outcome, Reply) and "This pull request is closed" in outcome.text
 
 
+def with_rule(text: str, facts: Facts, agent: AgentConfig | None = None) -> Facts:
+    """The facts as the trigger gathers them: the command's rule (handlers/commands/permissions.py) evaluated."""
+    parsed = command(text)
+    assert isinstance(parsed, Command)
+    rule = rule_for(parsed.kind, agent or AgentConfig())
+    return replace(facts, permitted=permitted(rule, facts.permission, False), requirement=rule.describe())
+
+
 @pytest.mark.parametrize(("text", "kind"), [("/codegen merge", CommandKind.MERGE),
                                             ("/codegen ok-to-test", CommandKind.OK_TO_TEST)])
 def test_merge_and_approval_need_write_whatever_the_config_allows(text: str, kind: CommandKind) -> None:
-    triage = replace(OPEN_PR, permission="triage")
-    outcome = decide(command(text), triage)
-    assert outcome == Reply(f"@alice `/codegen {kind.value}` needs write permission on this repository.")
-    assert decide(command(text), OPEN_PR) == Act(kind, "")
+    lenient = AgentConfig(min_permission="triage")
+    outcome = decide(command(text), with_rule(text, replace(OPEN_PR, permission="triage"), lenient))
+    assert outcome == Reply(f"@alice `/codegen {kind.value}` needs `write` permission on this repository.",
+                            refusal=True)
+    assert decide(command(text), with_rule(text, OPEN_PR, lenient)) == Act(kind, "")
 
 
 def test_permission_is_checked_before_the_thread_kind() -> None:
-    outcome = decide(command("/codegen merge"), replace(ISSUE, permission="read"))
-    assert isinstance(outcome, Reply) and "needs write permission" in outcome.text
+    outcome = decide(command("/codegen merge"), with_rule("/codegen merge", replace(ISSUE, permission="read")))
+    assert isinstance(outcome, Reply) and "needs `write` permission" in outcome.text
+
+
+def test_a_command_named_in_agent_permissions_follows_its_own_rule() -> None:
+    agent = AgentConfig(permissions={"status": "read", "start": "maintain", "fix": "@octo-org/reviewers"})
+    reader = replace(ISSUE, permission="read")
+    assert isinstance(decide(command("/codegen status"), with_rule("/codegen status", reader, agent)), Act)
+    start = decide(command("/codegen add tests"), with_rule("/codegen add tests", ISSUE, agent))
+    assert isinstance(start, Reply) and "needs `maintain` permission" in start.text
+    assert rule_for(CommandKind.FIX, agent).describe() == "membership of `@octo-org/reviewers`"
+    fix = rule_for(CommandKind.FIX, agent)
+    assert permitted(fix, "write", in_team=True) and not permitted(fix, "maintain", in_team=False)
+    assert permitted(fix, "admin", in_team=False)  # a mistyped team never locks the owners out
+
+
+def test_the_default_rule_is_the_stricter_of_the_command_and_the_repository() -> None:
+    strict = AgentConfig(min_permission="maintain")
+    assert rule_for(CommandKind.OK_TO_TEST, strict).permission == "maintain"
+    assert rule_for(CommandKind.OK_TO_TEST, AgentConfig(min_permission="read")).permission == "write"
+    assert rule_for(CommandKind.STATUS, strict).permission == "maintain"
 
 
 def test_continue_needs_a_run_that_has_finished() -> None:
