@@ -317,3 +317,19 @@ async def test_a_run_without_progress_is_marked_stale(
     run = await thread.wait_for("stale")
     assert "No progress seen for more than 1 minutes" in thread.bot_comments()[0].body
     assert run.status == "stale"
+
+
+async def test_a_team_rule_admits_the_teams_members_and_admins_only(issue: Thread) -> None:
+    issue.fake.set_file(REPO, ".github/codegen.yml", "agent:\n  permissions: {status: '@octo-org/release'}\n")
+    issue.fake.add_team_member("octo-org", "release", "rel")
+    issue.fake.add_team_member("octo-org", "release", "invited", state="pending")
+    for user, role in (("rel", "write"), ("invited", "write"), ("boss", "admin")):
+        issue.fake.set_permission(REPO, user, role)
+    await issue.say("/codegen status", user="rel")
+    assert "No agent runs in this thread" in issue.replies()[-1]
+    await issue.say("/codegen status", user="invited")  # an invitation is not a membership
+    assert "these commands need membership of `@octo-org/release`" in issue.replies()[-1]
+    await issue.say("/codegen status", user="boss")  # admins always may: a mistyped team locks nobody out
+    assert "No agent runs in this thread" in issue.replies()[-1]
+    lookups = issue.fake.calls("teams/get-membership-for-user-in-org")
+    assert sorted(c.path_params["username"] for c in lookups) == ["invited", "rel"]  # none for the admin

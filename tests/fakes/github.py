@@ -45,7 +45,8 @@ Public API (stable; other modules build on it):
     Setup (signatures below): add_installation, add_repo, set_file, add_branch, add_pull, add_issue,
         add_comment, add_label, set_permission, protect_branch, set_branch_rules, add_review, add_status,
         add_check_run, add_check_suite, set_comparison, register_manifest_code, issue_token, app_jwt,
-        expire_tokens, repo(full_name) -> Repo; require_merge_queue, queued, close_pull(full_name, number)
+        expire_tokens, repo(full_name) -> Repo; require_merge_queue, queued, close_pull(full_name, number),
+        add_team_member(org, team_slug, user, role="member", state="active") (github_rest_orgs.py)
     back_with_git(full_name: str, path: Path) -> None
         a real git repository behind the repository: comparisons, merges and branch updates happen in it
         (github_git.py); without it shas are invented and comparisons preset
