@@ -5,8 +5,10 @@ Decisions:
 - Unknown keys are errors (a typo such as `snapshot.tset` must not silently do nothing).
 - No file means every default below, and nothing runs that the file does not ask for: no steps, no deploy,
   no web pages, no auto-merge.
-- `snapshot.env` takes plain scalar values (numbers and booleans are turned into strings); there is no way
-  to reference a secret, by design: repositories carry no secrets.
+- `snapshot.env` takes plain scalar values (numbers and booleans are turned into strings); repositories
+  carry no secrets. `snapshot.secrets` *names* the operator's secrets the steps need (config/secrets.py,
+  docs/secrets.md): anything that does not look like a name (`NAME=value`, lower case, an access key's
+  shape) is an error, and no error message repeats the entry.
 - `snapshot.image` and `snapshot.dockerfile` exclude each other when both are written.
 - `snapshot.resources.memory` is a Docker-style size (`512m`, `2g`, `1.5g`, `1048576`); at least 6 MiB.
 """
@@ -17,6 +19,8 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.secrets import NAME as SECRET_NAME
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
@@ -92,6 +96,30 @@ class Resources(Section):
         return parse_size(self.memory)
 
 
+#: values that match a name's pattern but are credentials (AWS access key ids)
+_KEY_SHAPED = re.compile(r"^(?:AKIA|ASIA)[A-Z0-9]{16}$")
+_WHERE_VALUES_GO = "values are never written here: the bot's operator provides them (docs/secrets.md)"
+
+
+def _secret_names(value: Any) -> Any:
+    """`snapshot.secrets`: a list of distinct names; never echoes an entry (it may be a value)."""
+    if isinstance(value, dict):
+        raise ValueError(f"a list of secret names, such as [NPM_TOKEN]; {_WHERE_VALUES_GO}")
+    if not isinstance(value, list):
+        return value  # left for the type check to reject
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, str):
+            raise ValueError(f"entry {number} is not a name; {_WHERE_VALUES_GO}")
+        if "=" in entry or ":" in entry:
+            raise ValueError(f"entry {number} gives a value: write the name alone (NAME); {_WHERE_VALUES_GO}")
+        if not SECRET_NAME.match(entry) or _KEY_SHAPED.match(entry) or len(entry) > 100:
+            raise ValueError(f"entry {number} is not a secret's name ([A-Z_][A-Z0-9_]*) and may be a value;"
+                             f" {_WHERE_VALUES_GO}")
+        if entry in value[: number - 1]:
+            raise ValueError(f"entry {number} ({entry}) is named twice")
+    return value
+
+
 class SnapshotConfig(Section):
     image: str = "python:3.12-slim"
     dockerfile: str | None = None
@@ -112,6 +140,14 @@ class SnapshotConfig(Section):
     #: `full` keeps it for every stage, `none` never has one. Private, link-local and host addresses and other
     #: snapshots are out of reach either way.
     network: Literal["setup-only", "full", "none"] = "setup-only"
+    #: the operator's secrets (by name) that the `build` and `test` commands and the deployed app get as
+    #: environment variables, in trusted runs only; never `setup` (docs/secrets.md)
+    secrets: list[str] = Field(default_factory=list)
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secrets(cls, value: Any) -> Any:
+        return _secret_names(value)
 
     @field_validator("env", mode="before")
     @classmethod
@@ -139,6 +175,9 @@ class SnapshotConfig(Section):
     def _image_or_dockerfile(self) -> SnapshotConfig:
         if self.dockerfile is not None and "image" in self.model_fields_set:
             raise ValueError("give either `image` or `dockerfile`, not both")
+        both = sorted(set(self.secrets) & set(self.env))
+        if both:
+            raise ValueError(f"{', '.join(both)}: in both `env` and `secrets`; a variable is one or the other")
         return self
 
 

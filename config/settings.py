@@ -7,13 +7,16 @@ A bad value stops start-up with a message that names the variable (`SettingsErro
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.schema import parse_size
+from config.secrets import OperatorSecrets, SecretsError, load_operator_secrets
 
 
 class SettingsError(Exception):
@@ -82,6 +85,12 @@ class Settings(BaseSettings):
     #: see validators/image_policy.py). Default: the locally built base image and the official Python,
     #: Node and Debian images.
     snapshot_allowed_images: str = "codegen-bot-base:*,python:*,node:*,debian:*"
+    #: the operator's secrets for builds and tests (issue 17): a YAML file mapping `owner/repo` or `owner` to
+    #: NAME → value, read at start-up (config/secrets.py); `CODEGEN_SECRET_<NAME>` variables add to it
+    secrets_path: Path | None = None
+    #: give secrets to code from a fork too (a PR whose head repository is not the base repository)
+    secrets_for_forks: bool = False
+    _operator_secrets: OperatorSecrets | None = PrivateAttr(default=None)
 
     # --- Engine ---------------------------------------------------------------------------
     database_url: str = "sqlite:///codegen-bot.db"
@@ -151,6 +160,13 @@ class Settings(BaseSettings):
             return self.github_private_key_path.read_text()
         return None
 
+    def operator_secrets(self) -> OperatorSecrets:
+        """The secrets read at start-up by `load_settings` (read from the process environment alone when the
+        settings were built another way)."""
+        if self._operator_secrets is None:
+            self._operator_secrets = load_operator_secrets(self.secrets_path, os.environ)
+        return self._operator_secrets
+
     @property
     def app_configured(self) -> bool:
         """True when the App can authenticate and verify webhooks."""
@@ -183,4 +199,17 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(
             f"invalid settings:\n  GITHUB_PRIVATE_KEY_PATH: no file at {settings.github_private_key_path}"
         )
+    try:
+        settings._operator_secrets = load_operator_secrets(settings.secrets_path, _environment(overrides))
+    except SecretsError as exc:
+        raise SettingsError("invalid settings:\n  " + str(exc).replace("\n", "\n  ")) from None
     return settings
+
+
+def _environment(overrides: Mapping[str, object]) -> dict[str, str]:
+    """The variables settings are read from: `.env` (or the `_env_file` given), then the process's own."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    values: dict[str, str] = {}
+    if isinstance(env_file, str | Path) and Path(env_file).is_file():
+        values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**values, **os.environ}

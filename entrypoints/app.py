@@ -30,6 +30,7 @@ from bot.intake.redelivery import Redelivery
 from bot.runtime.artifacts import artifact_store
 from bot.runtime.metrics import REDELIVER_TASK
 from bot.runtime.reconcile import Reconciler
+from bot.runtime.redaction import register_secret
 from bot.runtime.server import DEFAULT_APP_YML, BotServer, Features
 from bot.store.agent_runs import AgentRunStore
 from bot.store.db import Database
@@ -40,6 +41,7 @@ from bot.store.redeliveries import RedeliveryStore
 from bot.store.refusals import RefusalStore
 from bot.store.validations import ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader, github_contents_fetcher
+from config.secrets import OperatorSecrets
 from config.settings import Settings
 from handlers.agent.auto_fix import AutoFixService
 from handlers.agent.reconcile import status_gauge as agent_status_gauge
@@ -55,6 +57,7 @@ from handlers.validation.limits import SnapshotCaps
 from handlers.validation.service import ValidationService, instance_id, remove_leftover_snapshots
 from validators.git_source import GitCache
 from validators.image_policy import parse_allowed
+from validators.masking import secret_forms
 from validators.outcome import ValidationReport
 
 #: every feature's router; the worker runs each matching callback on its own
@@ -120,6 +123,7 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         artifacts=artifact_store(settings), max_browsers=settings.web_eval_max_concurrent,
         caps=SnapshotCaps(settings.snapshot_max_cpus, settings.snapshot_max_memory, settings.snapshot_max_minutes),
         allowed_images=parse_allowed(settings.snapshot_allowed_images), metrics=jobs.metrics,
+        secrets=operator_secrets(settings), secrets_for_forks=settings.secrets_for_forks,
     )
     # the reconciler's tasks (issue 14): each feature's repairs, named for /metrics
     reconciler = Reconciler(jobs, settings.reconcile_minutes * 60)
@@ -144,6 +148,16 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         on_stop=[codegen.aclose] if codegen is not None else [],
         services=services,
     )
+
+
+def operator_secrets(settings: Settings) -> OperatorSecrets:
+    """The secrets read at start-up (SECRETS_PATH, CODEGEN_SECRET_*), each registered with the redaction of the
+    bot's logs, comments and check runs, with the encodings validators/masking.py masks."""
+    secrets = settings.operator_secrets()
+    for value in secrets.all_values():
+        for form in secret_forms(value):
+            register_secret(form)
+    return secrets
 
 
 async def _remove_leftovers(instance: str) -> None:

@@ -13,6 +13,8 @@ Decisions:
   `./codegen-bot-artifacts/<id>/` (or `$CODEGEN_BOT_ARTIFACTS`) and prints their paths.
 - `SNAPSHOT_CA_BUNDLE` and `SNAPSHOT_ALLOWED_IMAGES` are honoured as in the bot, so pip works behind a
   TLS-inspecting proxy and the same images are allowed.
+- `snapshot.secrets` come from this shell's `CODEGEN_SECRET_<NAME>` variables (no secrets file: it is the
+  bot's); a name without one is said on stderr and the validation runs without it.
 - The snapshot's firewall (validators/firewall.py) needs root. Run by another user, the validation runs on
   its own networks without it, and says so on stderr: it is the developer's own code on their own machine.
 """
@@ -25,12 +27,14 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from config.loader import load_text
 from config.schema import RepoConfig
+from config.secrets import ENV_PREFIX
 from validators.image_policy import parse_allowed
 from validators.outcome import StageOutcome
 from validators.pipeline import ValidationRequest, validate
@@ -116,6 +120,15 @@ def prepare(path: Path, base: str | None) -> Prepared:
     return Prepared(sha, loaded.config, changed, archive.stdout)
 
 
+def local_secrets(config: RepoConfig, environ: Mapping[str, str], err: TextIO) -> dict[str, str]:
+    """The configured secrets from `CODEGEN_SECRET_<NAME>` variables; the missing ones are said on `err`."""
+    given = {name: environ[ENV_PREFIX + name] for name in config.snapshot.secrets if ENV_PREFIX + name in environ}
+    missing = [ENV_PREFIX + name for name in config.snapshot.secrets if name not in given]
+    if missing:
+        print(f"codegen-bot validate: {', '.join(missing)} not set: the steps run without them", file=err)
+    return given
+
+
 async def run_validate(path: Path, base: str | None, as_json: bool, out: TextIO) -> int:
     import docker
 
@@ -155,6 +168,7 @@ async def run_validate(path: Path, base: str | None, as_json: bool, out: TextIO)
         source_tar=prepared.source, changed_files=prepared.changed, docker=client,
         ca_bundle=Path(ca) if ca else None, web_eval=web_eval,
         allowed_images=parse_allowed(os.environ.get("SNAPSHOT_ALLOWED_IMAGES")), firewall_required=root,
+        secrets=local_secrets(prepared.config, os.environ, sys.stderr),
     )
     try:
         report = await validate(request, Printer(out if not as_json else sys.stderr, quiet=as_json))

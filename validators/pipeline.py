@@ -29,6 +29,9 @@ The container is always removed, then its networks and their firewall rules.
 
 The pipeline knows nothing of GitHub: a `StageListener` hears when stages start and finish (the GitHub
 reporter turns that into check runs; the CLI prints it).
+
+Secrets (`req.secrets`, docs/secrets.md): given per command to `build`, `test` and the deployed app only,
+and masked (validators/masking.py) in every outcome before the listener or the report sees it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Protocol, TypeVar
 
 from validators.image import ImageBuildError, ImagePullError
 from validators.image_policy import ImageRefused
+from validators.masking import SecretMask
 from validators.outcome import StageOutcome, ValidationReport
 from validators.request import ValidationRequest, WebEval
 from validators.sandbox_network import SandboxNetwork
@@ -142,8 +146,13 @@ class _Validation:
         self.snapshot: Snapshot | None = None
         self.network: SandboxNetwork | None = None
         self.failed = False
+        self.mask = SecretMask.of(req.secrets.values())
 
     async def finish(self, outcome: StageOutcome) -> None:
+        """Record a stage's outcome, masked for the secrets, and tell the listener."""
+        outcome = self.mask.outcome(outcome)
+        if outcome.stage == "build" and self.req.secrets_note and outcome.conclusion != "cancelled":
+            outcome.summary = f"{self.req.secrets_note}\n\n{outcome.summary}"
         self.report.outcomes[outcome.stage] = outcome
         if outcome.stage in self.pending:
             self.pending.remove(outcome.stage)

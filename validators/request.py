@@ -54,3 +54,10 @@ class ValidationRequest:
     #: False only where running without the snapshot firewall is acceptable and said (`codegen-bot validate`
     #: by a user who is not root); the bot always requires it
     firewall_required: bool = True
+    #: the operator's secrets (NAME → value) given to the `build` and `test` commands and the deployed app, as
+    #: each one's `docker exec` environment: never the container's own (a setup image would keep it), never
+    #: `setup`, never the browser. Empty for fork code (handlers/validation/runner.py decides). Every output
+    #: of the validation is masked for them (validators/masking.py).
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: put at the top of `build`'s summary: why `snapshot.secrets` were not given (fork code)
+    secrets_note: str | None = None

@@ -4,6 +4,8 @@ Decisions (security first):
 - The container gets only the environment the repository's config gives (plus cache and CA variables).
   Nothing of the bot's own environment — installation token, webhook secret, private key, Codegen token —
   is ever passed: Docker does not inherit the caller's environment, and this module adds nothing else.
+  The operator's secrets (`snapshot.secrets`) are given to single commands as their exec's environment
+  (`run(env=...)`, `start_background(env=...)`), never at create time: `docker commit` keeps that one.
 - No privileges: every capability dropped except the few that package installs need (chown, setuid...),
   `no-new-privileges`, limits on CPUs, memory (swap included) and processes.
 - The only host paths mounted are the CA bundle (read-only; needed behind TLS-inspecting proxies for pip,
@@ -252,13 +254,15 @@ class Snapshot:
         changes = [f"LABEL {key}={value}" for key, value in labels.items()]
         await asyncio.to_thread(self.container.commit, repository=repository, tag=version, changes=changes)
 
-    async def start_background(self, command: str) -> None:
-        """Start the app (`snapshot.deploy`) in the background; its output goes to a log file."""
+    async def start_background(self, command: str, env: Mapping[str, str] | None = None) -> None:
+        """Start the app (`snapshot.deploy`) in the background, `env` added to its exec's environment; its
+        output goes to a log file."""
         wrapped = f"({command}) >{DEPLOY_LOG} 2>&1"
         api = self.client.api
 
         def start() -> None:
-            exec_id = api.exec_create(self.container.id, ["sh", "-c", wrapped], workdir=self.workdir)["Id"]
+            exec_id = api.exec_create(self.container.id, ["sh", "-c", wrapped], workdir=self.workdir,
+                                      environment=dict(env or {}))["Id"]
             api.exec_start(exec_id, detach=True)
 
         await asyncio.to_thread(start)

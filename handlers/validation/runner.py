@@ -8,6 +8,12 @@
   push, a closed pull request) ends with every unfinished check run `cancelled`. A job stopped by a
   shutdown leaves them: it resumes at the next start.
 - Each stage's duration and outcome is observed (`validation_stage_seconds{stage, outcome}`).
+- Secrets (`snapshot.secrets`, docs/secrets.md): a trusted run gets the operator's values for the names
+  its config gives (`plan_secrets`); one the operator does not provide ends the validation, every check
+  run saying which secret and where it is set. Code from a fork (the pull request's head repository, asked
+  of GitHub, is not the base repository; a deleted fork counts) gets none, approved or not, unless
+  SECRETS_FOR_FORKS; a merge-queue commit is trusted. Fork code with names configured runs without them,
+  and `build`'s summary says so.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import docker
 from gidgethub.abc import GitHubAPI
@@ -25,6 +31,7 @@ from gidgethub.abc import GitHubAPI
 from bot.dispatch.jobs import Job, Retry
 from bot.github.check_run_reporter import SENDING, CheckRunReporter
 from bot.store.validations import ValidationRecord
+from config.schema import RepoConfig
 from handlers.validation import check_run_set
 from handlers.validation.limits import within_caps
 from validators.outcome import StageOutcome
@@ -104,6 +111,10 @@ async def _run(svc: ValidationService, job: Job, gh: GitHubAPI, record: Validati
                          "The config in force has errors; see the `codegen/config` check run.")
         return
     config = within_caps(loaded.config, svc.caps) if svc.caps is not None else loaded.config
+    secrets = await plan_secrets(svc, gh, record, config.snapshot.secrets)
+    if isinstance(secrets, MissingSecrets):
+        await end_failed(svc, gh, record, secrets.title, secrets.summary)
+        return
     try:
         prepared = await _prepare(svc, gh, record)
     except Exception as exc:
@@ -117,15 +128,7 @@ async def _run(svc: ValidationService, job: Job, gh: GitHubAPI, record: Validati
         gh, owner, name, record.check_runs, offer_fix=True, concluded=concluded,
         on_reported=lambda stage, conclusion: svc.store.mark_reported(record.id, {stage: conclusion}),
     )
-    request = ValidationRequest(
-        validation_id=record.id, repo=record.repo, sha=record.head_sha, config=config,
-        source_tar=prepared.source_tar, changed_files=prepared.changed_files, docker=prepared.docker,
-        ca_bundle=svc.ca_bundle, web_eval=svc.web_eval_for(config, record),
-        extra_labels={INSTANCE_LABEL: svc.instance},
-        # an approved commit is code that needed approval: it shares no cache with trusted runs
-        shared_caches=await svc.store.approved_by(record.repo, record.head_sha) is None,
-        repo_id=job.payload.get("repo_id"), allowed_images=svc.allowed_images,
-    )
+    request = await _request(svc, job, record, config, prepared, secrets)
     try:
         report = await validate(request, MeteredListener(reporter, svc.observe_stage, concluded))
     finally:
@@ -143,6 +146,65 @@ class Prepared(NamedTuple):
     source_tar: bytes
     changed_files: dict[str, bytes | None]
     docker: docker.DockerClient
+
+
+class SecretsPlan(NamedTuple):
+    #: NAME → value, given to `build`, `test` and the deployed app
+    given: dict[str, str]
+    #: why the configured secrets were not given (for `build`'s summary), None when they were
+    note: str | None = None
+
+
+class MissingSecrets(NamedTuple):
+    title: str
+    summary: str
+
+
+async def _request(svc: ValidationService, job: Job, record: ValidationRecord, config: RepoConfig,
+                   prepared: Prepared, secrets: SecretsPlan) -> ValidationRequest:
+    return ValidationRequest(
+        validation_id=record.id, repo=record.repo, sha=record.head_sha, config=config,
+        source_tar=prepared.source_tar, changed_files=prepared.changed_files, docker=prepared.docker,
+        ca_bundle=svc.ca_bundle, web_eval=svc.web_eval_for(config, record),
+        extra_labels={INSTANCE_LABEL: svc.instance},
+        # an approved commit is code that needed approval: it shares no cache with trusted runs
+        shared_caches=await svc.store.approved_by(record.repo, record.head_sha) is None,
+        repo_id=job.payload.get("repo_id"), allowed_images=svc.allowed_images,
+        secrets=secrets.given, secrets_note=secrets.note,
+    )
+
+
+async def plan_secrets(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord,
+                       names: list[str]) -> SecretsPlan | MissingSecrets:
+    """The secrets this run gets (see the module's docstring), or why a trusted run cannot have them."""
+    if not names:
+        return SecretsPlan({})
+    if not svc.secrets_for_forks and await from_fork(gh, record):
+        return SecretsPlan({}, f"`snapshot.secrets` ({', '.join(names)}) were not given to this run: its code"
+                               " comes from a fork, and this bot gives secrets to forks' code only with"
+                               " `SECRETS_FOR_FORKS=true` (docs/secrets.md).")
+    resolved = svc.secrets.resolve(record.repo, names)
+    if resolved.missing:
+        title = f"Secret {', '.join(resolved.missing)} not provided"
+        lines = [f"- `{name}`: set it {svc.secrets.where_to_set(record.repo, name)}" for name in resolved.missing]
+        summary = ("`.github/codegen.yml` names secrets (`snapshot.secrets`) that the bot's operator does not"
+                   f" provide for `{record.repo}`, so nothing ran:\n\n" + "\n".join(lines))
+        return MissingSecrets(title, summary)
+    return SecretsPlan(resolved.values)
+
+
+async def from_fork(gh: GitHubAPI, record: ValidationRecord) -> bool:
+    """True unless the validated code is known to come from the base repository: a merge-queue commit, or a
+    pull request whose head repository (asked of GitHub: a deleted fork has none) is the base repository."""
+    if record.queue_base is not None:
+        return False  # only writers enqueue, after the required checks passed on the pull request
+    if record.pr_number is None:
+        return True
+    owner, name = record.owner_repo
+    pull: dict[str, Any] = await gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}",
+                                            {"owner": owner, "repo": name, "pull_number": record.pr_number})
+    head = (pull.get("head") or {}).get("repo") or {}
+    return str(head.get("full_name") or "").lower() != record.repo.lower()
 
 
 async def _prepare(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord) -> Prepared:

@@ -37,6 +37,7 @@ from bot.runtime.metrics import Metrics
 from bot.store.validations import JOB_KIND, ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader
 from config.schema import RepoConfig
+from config.secrets import OperatorSecrets
 from handlers.validation import check_run_set, reconcile, runner
 from handlers.validation.check_run_set import APPROVE, stages_for
 from handlers.validation.gate import Decision, Hold, PullState, Run, decide_validation
@@ -111,6 +112,10 @@ class ValidationService:
     allowed_images: tuple[str, ...] = DEFAULT_ALLOWED_IMAGES
     #: /metrics (validation_stage_seconds); None in tests that do not look
     metrics: Metrics | None = None
+    #: the operator's secrets (SECRETS_PATH, CODEGEN_SECRET_*), given to trusted runs that name them
+    secrets: OperatorSecrets = field(default_factory=OperatorSecrets)
+    #: SECRETS_FOR_FORKS: fork code gets secrets too
+    secrets_for_forks: bool = False
     #: (repository, head SHA) the open-PR reconciliation already looked at in this process
     examined: set[tuple[str, str]] = field(default_factory=set)
     _browsers: asyncio.Semaphore = field(init=False)

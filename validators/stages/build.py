@@ -2,6 +2,7 @@
 
 Between the two the snapshot's way out is cut when `snapshot.network` is `setup-only` (the default):
 `setup` installs dependencies from the registries, `build` and later stages reach nothing outside.
+`build` commands get the request's secrets (`snapshot.secrets`) in their environment; `setup` never does.
 
 With `snapshot.cache_setup` the stage goes through validators/stages/cached_build.py (setup reused or kept
 as an image); the container itself — image or Dockerfile — is prepared in validators/stages/container.py.
@@ -31,6 +32,7 @@ async def run_build(snapshot: Snapshot, cached: SetupCache | None, req: Validati
     await snapshot.end_setup()
     if setup.status != "success" or not snap.build:
         return stage_outcome("build", setup)
-    build = await run_commands(snapshot, "build", list(snap.build), step_timeout=step_timeout, deadline=deadline)
+    build = await run_commands(snapshot, "build", list(snap.build), step_timeout=step_timeout, deadline=deadline,
+                               env=req.secrets)
     return stage_outcome("build", StageResult("build", build.status, [*setup.steps, *build.steps],
                                               setup.duration + build.duration))

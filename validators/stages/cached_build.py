@@ -5,7 +5,8 @@ Warm (an image for this key exists): the container starts from it, the old tree'
 no longer has are deleted, and only `build` runs (with `snapshot.network: setup-only`, already without a
 way out: `setup` is over). Cold: `setup` runs, its result is committed as the setup
 image, then `build` runs. Code that may not share caches (`shared_caches=False`) may start warm but never
-writes an image.
+writes an image. `setup` runs without the request's secrets and the container's own environment never has
+them (they are given to each `build` command's exec), so a setup image holds none.
 """
 
 from __future__ import annotations
@@ -80,24 +81,25 @@ async def cached_build(snapshot: Snapshot, cached: SetupCache, req: ValidationRe
     snap = req.config.snapshot
     step_timeout = snap.step_timeout_minutes * 60
 
-    async def run(commands: list[str]) -> StageResult:
-        return await run_commands(snapshot, "build", commands, step_timeout=step_timeout, deadline=deadline)
+    async def run(commands: list[str], secrets: bool) -> StageResult:
+        return await run_commands(snapshot, "build", commands, step_timeout=step_timeout, deadline=deadline,
+                                  env=req.secrets if secrets else None)
 
     if cached.reuse:
         await snapshot.end_setup()
         if not snap.build:
             return StageOutcome("build", "success", "build: setup reused from the cache",
                                 f"`snapshot.setup` was skipped: `{cached.tag}` holds its result.")
-        outcome = stage_outcome("build", await run(list(snap.build)))
+        outcome = stage_outcome("build", await run(list(snap.build), secrets=True))
         outcome.summary = f"`snapshot.setup` reused from `{cached.tag}`.\n\n{outcome.summary}"
         return outcome
-    setup = await run(list(snap.setup))
+    setup = await run(list(snap.setup), secrets=False)
     await snapshot.end_setup()
     if setup.status == "success":
         await _commit(snapshot, cached.tag, req)
     if setup.status != "success" or not snap.build:
         return stage_outcome("build", setup)
-    build = await run(list(snap.build))
+    build = await run(list(snap.build), secrets=True)
     return stage_outcome("build", StageResult("build", build.status, [*setup.steps, *build.steps],
                                               setup.duration + build.duration))
 

@@ -4,7 +4,7 @@ the stage's outcome — a table of commands, and for a failure the failing step'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from validators.outcome import StageOutcome, StepRecord
 from validators.snapshot import Snapshot
@@ -16,10 +16,11 @@ LOG_TAIL = 20_000
 
 
 async def run_commands(snapshot: Snapshot, stage: str, commands: Sequence[str], *, step_timeout: float,
-                       deadline: float) -> StageResult:
-    """Run one stage's commands in the container, stopping at the first failure or at `deadline`."""
+                       deadline: float, env: Mapping[str, str] | None = None) -> StageResult:
+    """Run one stage's commands in the container, stopping at the first failure or at `deadline`; `env` is
+    added to each command's own environment (the operator's secrets: never the container's)."""
     (result,) = await run_stages(snapshot, [Stage(stage, commands)], step_timeout=step_timeout,
-                                 total_deadline=deadline, env=None)
+                                 total_deadline=deadline, env=dict(env) if env else None)
     return result
 
 

@@ -1,6 +1,7 @@
 """The `deploy` stage: `snapshot.deploy` started in the background, then `health_check` polled at the app's
 address on the snapshot's internal network (`Snapshot.app_url`; nothing is published on a host port; see
-validators/health.py). The app's output is the stage's text either way.
+validators/health.py). The app's output is the stage's text either way. The app gets the request's secrets
+in its environment (its exec's, not the container's).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ async def run_deploy(req: ValidationRequest, snapshot: Snapshot, deadline: float
         return skipped("deploy", "Nothing to run: `.github/codegen.yml` sets no `deploy` command.")
     check = req.config.health_check
     started = time.monotonic()
-    await snapshot.start_background(snap.deploy)
+    await snapshot.start_background(snap.deploy, env=req.secrets)
     if snapshot.app_url is None:
         return StageOutcome("deploy", "failure", "deploy: the app has no address",
                             "The snapshot has no address on its app network.")

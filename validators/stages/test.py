@@ -1,4 +1,5 @@
-"""The `test` stage: `snapshot.test` commands, in the container, after a passing `build`."""
+"""The `test` stage: `snapshot.test` commands, in the container, after a passing `build` (with the request's
+secrets in each command's environment)."""
 
 from __future__ import annotations
 
@@ -14,5 +15,5 @@ async def run_test(snapshot: Snapshot, req: ValidationRequest, deadline: float) 
     if not snap.test:
         return nothing_to_run("test")
     result = await run_commands(snapshot, "test", list(snap.test), step_timeout=snap.step_timeout_minutes * 60,
-                                deadline=deadline)
+                                deadline=deadline, env=req.secrets)
     return stage_outcome("test", result)
