@@ -1,5 +1,8 @@
-# The bot's own image. Validations need a Docker engine: mount the host's socket
-# (-v /var/run/docker.sock:/var/run/docker.sock) — only the bot talks to it, never a snapshot container.
+# The bot's own image. Validations need a Docker engine: give it one with DOCKER_HOSTS (docker-compose.yml
+# uses a separate engine over TLS), or mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock)
+# with DOCKER_HOSTS=unix:///var/run/docker.sock?remote=true: inside this container 127.0.0.1 is not the
+# engine's host, so health and browser checks must run on the engine (validators/engine_host.py).
+# Only the bot talks to the engine, never a snapshot container.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1

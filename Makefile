@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test lint system-deps docker bench
+.PHONY: run test lint system-deps docker second-docker postgres bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ system-deps:
 docker: system-deps
 	scripts/ensure-docker.sh
 
+## a PostgreSQL server with the tests' role (the store suite runs on SQLite and on PostgreSQL)
+postgres:
+	scripts/ensure-postgres.sh
+
 run: $(STAMP)
 	@scripts/ensure-system.sh && scripts/ensure-docker.sh || echo "warning: no Docker engine: validations cannot run until one is available" >&2
 	$(VENV)/bin/codegen-bot serve
@@ -27,7 +31,12 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) docker lint
+## a second Docker engine (own socket, data root and network namespace) for the DOCKER_HOSTS tests;
+## without it those tests are skipped, except under CI=true where it is a failure
+second-docker: docker
+	@scripts/ensure-second-docker.sh >/dev/null || { [ "$${CI:-}" != true ] && echo "warning: no second Docker engine: the DOCKER_HOSTS tests will be skipped" >&2; }
+
+test: $(STAMP) docker second-docker postgres lint
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP) docker

@@ -15,6 +15,7 @@ from dotenv import dotenv_values
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.docker_hosts import parse_docker_hosts
 from config.schema import parse_size
 from config.secrets import OperatorSecrets, SecretsError, load_operator_secrets
 
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
     github_url: str = "https://github.com"
+    #: the App's OAuth client (written by the manifest flow): GitHub sign-in of the status page (`/status`)
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
 
     # --- Codegen API (issue 3) ------------------------------------------------------------
     codegen_api_url: str = "https://api.codegen.com"
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
     snapshot_ca_bundle: Path | None = None
     #: where the per-repository bare git caches live
     git_cache_dir: Path = Path(".cache/codegen-bot/git")
+    #: the replica's Docker engines (issue 16): comma-separated `unix://`, `tcp://` (TLS from DOCKER_TLS_VERIFY /
+    #: DOCKER_CERT_PATH or `?tls_verify=1&cert_path=DIR`) and `ssh://` endpoints, `?slots=N` each (default
+    #: VALIDATION_CONCURRENCY per engine); empty: the environment's engine, as before (validators/engines.py)
+    docker_hosts: str = ""
 
     #: operator caps on every repository's `snapshot.resources` and timeouts (issue 12): a repository
     #: config asks, these decide. CPUs (fractional), memory (e.g. "4g"), minutes of a whole validation.
@@ -91,6 +99,14 @@ class Settings(BaseSettings):
     #: give secrets to code from a fork too (a PR whose head repository is not the base repository)
     secrets_for_forks: bool = False
     _operator_secrets: OperatorSecrets | None = PrivateAttr(default=None)
+
+    # --- Status page (issue 17; handlers/status/, docs/status-page.md) ----------------------
+    #: key of the status page's signed cookies (default: derived from GITHUB_WEBHOOK_SECRET)
+    status_session_secret: SecretStr | None = None
+    #: a signed-in session lasts at most this long (and never past the GitHub user token's expiry)
+    status_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    #: `org/team`: its active members are operators of the status page, besides the App's owner
+    status_admin_team: str | None = None
 
     # --- Engine ---------------------------------------------------------------------------
     database_url: str = "sqlite:///codegen-bot.db"
@@ -121,6 +137,22 @@ class Settings(BaseSettings):
     #: longest wait on a GitHub rate limit before a request gives up (seconds)
     github_max_rate_limit_wait: float = Field(default=900.0, ge=0)
 
+    # --- Several replicas on one PostgreSQL store (issue 16; bot/dispatch/claims.py) -------------------
+    #: a job or delivery claimed by a replica that died is claimed by another this long after its last renewal
+    job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    #: this replica's name in the store's claims (default: host name and PORT); unique per replica
+    replica_id: str | None = None
+
+    # --- Retention (issue 17; docs/retention.md) -------------------------------------------------
+    #: ended deliveries, jobs and validations, setup and build images and bare git caches are kept this long
+    #: after they ended or were last used; at least 4 days, beyond GitHub's 3 days of redelivery (a delivery
+    #: GitHub may still send again must be found, to be answered as a duplicate)
+    retention_days: float = Field(default=30.0, ge=4)
+    #: web-evaluation artifacts (screenshots, traces) are kept this long after they were written
+    artifact_retention_days: float = Field(default=14.0, gt=0)
+    #: how often the retention sweep runs (also shortly after start-up)
+    retention_sweep_minutes: float = Field(default=60.0, gt=0)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -133,6 +165,22 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("status_admin_team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        org, _, slug = value.strip().lstrip("@").partition("/")
+        if not org or not slug or "/" in slug:
+            raise ValueError("must be ORG/TEAM-SLUG")
+        return f"{org}/{slug}"
+
+    @field_validator("docker_hosts")
+    @classmethod
+    def _docker_hosts(cls, value: str) -> str:
+        parse_docker_hosts(value, 1)  # raises ValueError naming the bad endpoint
+        return value.strip()
+
     @field_validator("snapshot_max_memory")
     @classmethod
     def _size(cls, value: str) -> str:
@@ -141,14 +189,22 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported")
-        return value
+    def _database_url(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
 
     # --- derived --------------------------------------------------------------------------
     @property
+    def database_backend(self) -> Literal["sqlite", "postgresql"]:
+        """Which store DATABASE_URL names (bot/store/db.py `open_database`)."""
+        return "sqlite" if self.database_url.startswith("sqlite:///") else "postgresql"
+
+    @property
     def database_path(self) -> str:
+        """The SQLite file (meaningful only when `database_backend` is "sqlite")."""
         return self.database_url.removeprefix("sqlite:///")
 
     def private_key(self) -> str | None:
@@ -179,7 +235,8 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret's value, so log and output scrubbing can mask them."""
         out: list[str] = []
-        for secret in (self.github_private_key, self.github_webhook_secret, self.codegen_api_token):
+        for secret in (self.github_private_key, self.github_webhook_secret, self.codegen_api_token,
+                       self.github_client_secret, self.status_session_secret):
             if secret is not None and secret.get_secret_value():
                 out.append(secret.get_secret_value())
         return out

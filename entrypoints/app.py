@@ -7,13 +7,15 @@
    the others (when a validation ends it tells auto-fix and schedules the merge evaluation); merge and
    auto-fix need only the validation *store*. Nothing is patched in after construction;
 3. one frozen `Services`, the router of every feature, and what each delivery's callbacks receive:
-   `(event, gh, EventContext)` with the installation resolved once per delivery.
+   `(event, gh, EventContext)` with the installation resolved once per delivery; and the handlers of the status
+   page (handlers/status/), whose routes `make_server` declares (`STATUS_ROUTES`).
 
 `make_server(settings)` is the server that `codegen-bot serve` (entrypoints/serve.py) runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from gidgethub import routing, sansio
 
 from bot.codegen.client import CodegenClient
 from bot.codegen.orgs import CodegenOrgMap
+from bot.dispatch.claims import default_replica_id
 from bot.dispatch.jobs import JobQueue
 from bot.github.client import GitHubClients
 from bot.github.permissions import PermissionCache
@@ -31,7 +34,7 @@ from bot.runtime.artifacts import artifact_store
 from bot.runtime.metrics import REDELIVER_TASK
 from bot.runtime.reconcile import Reconciler
 from bot.runtime.redaction import register_secret
-from bot.runtime.server import DEFAULT_APP_YML, BotServer, Features
+from bot.runtime.server import BotServer, Features
 from bot.store.agent_runs import AgentRunStore
 from bot.store.db import Database
 from bot.store.deliveries import DeliveryStore
@@ -43,6 +46,7 @@ from bot.store.validations import ValidationRecord, ValidationStore
 from config.loader import RepoConfigLoader, github_contents_fetcher
 from config.secrets import OperatorSecrets
 from config.settings import Settings
+from entrypoints.retention import EveryEngine, retention_sweep
 from handlers.agent.auto_fix import AutoFixService
 from handlers.agent.reconcile import status_gauge as agent_status_gauge
 from handlers.agent.service import AgentRunService
@@ -51,6 +55,8 @@ from handlers.context import EventContext, Services
 from handlers.installation import triggers as installation_triggers
 from handlers.merge import triggers as merge_triggers
 from handlers.merge.service import MergeService, graphql_url
+from handlers.status.routes import ROUTES as STATUS_ROUTES
+from handlers.status.service import status_pages
 from handlers.validation import config_check, merge_group
 from handlers.validation import triggers as validation_triggers
 from handlers.validation.limits import SnapshotCaps
@@ -71,8 +77,19 @@ ROUTER = routing.Router(
 )
 
 
-def make_server(settings: Settings, *, app_yml: Path = DEFAULT_APP_YML, env_path: Path = Path(".env")) -> BotServer:
-    return BotServer(settings, compose, app_yml=app_yml, env_path=env_path)
+def make_server(settings: Settings, *, app_yml: Path | None = None, env_path: Path = Path(".env")) -> BotServer:
+    return BotServer(settings, compose, app_yml=app_yml, env_path=env_path, pages=STATUS_ROUTES)
+
+
+def replica_instance(settings: Settings) -> str:
+    """The label of this bot's snapshots on a Docker engine, whose leftovers it removes at start-up. Replicas
+    sharing a PostgreSQL store (and maybe an engine) each have their own, so one starting never removes another's
+    live snapshots."""
+    instance = instance_id(settings)
+    if settings.database_backend == "sqlite":
+        return instance
+    replica = settings.replica_id or default_replica_id(settings.port)
+    return hashlib.sha256(f"{instance}|{replica}".encode()).hexdigest()[:16]
 
 
 def github_clients(settings: Settings, session: aiohttp.ClientSession) -> GitHubClients:
@@ -114,7 +131,7 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         if record.pr_number is not None:
             await merge.schedule(record.repo, record.pr_number, record.installation_id)
 
-    instance = instance_id(settings)
+    instance = replica_instance(settings)
     validation = ValidationService(
         jobs=jobs, store=validations, github=github, config=config, permissions=permissions,
         git_cache=GitCache(settings.git_cache_dir), github_url=settings.github_url, instance=instance,
@@ -124,19 +141,13 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
         caps=SnapshotCaps(settings.snapshot_max_cpus, settings.snapshot_max_memory, settings.snapshot_max_minutes),
         allowed_images=parse_allowed(settings.snapshot_allowed_images), metrics=jobs.metrics,
         secrets=operator_secrets(settings), secrets_for_forks=settings.secrets_for_forks,
+        docker_hosts=settings.docker_hosts,
     )
-    # the reconciler's tasks (issue 14): each feature's repairs, named for /metrics
-    reconciler = Reconciler(jobs, settings.reconcile_minutes * 60)
-    reconciler.add("agent_runs.unfollowed", agent.reconcile_unfollowed)
-    reconciler.add("validations.stuck", validation.reconcile_stuck)
-    reconciler.add("validations.check_runs", validation.reconcile_check_runs)
-    reconciler.on_repairs = jobs.metrics.count_repairs
+    reconciler = _reconciler(settings, db, jobs, github, agent, validation)
     jobs.metrics.on_scrape("agent_runs", agent_status_gauge(agent_runs, jobs.metrics.agent_runs))
-    redelivery = Redelivery(github.app(), DeliveryStore(db), RedeliveryStore(db))
-    reconciler.add(REDELIVER_TASK, redelivery.run_once)
-    if settings.reconcile_open_prs:
-        reconciler.add("validations.open_prs", validation.reconcile_open_prs)
-    for service in (agent, validation, merge, reconciler):
+    sweep = retention_sweep(settings, db, jobs, validation.git_cache, validation.artifacts,
+                            EveryEngine(validation.engine_pool()))  # each engine's own images
+    for service in (agent, validation, merge, reconciler, sweep):
         service.register()
     services = Services(settings=settings, installations=installations, config=config, permissions=permissions,
                         refusals=RefusalStore(db),
@@ -144,10 +155,26 @@ def compose(settings: Settings, db: Database, session: aiohttp.ClientSession, jo
     return Features(
         router=ROUTER,
         handler_args=_handler_args(services, repos, github),
-        on_start=[lambda: _remove_leftovers(instance), reconciler.schedule],
-        on_stop=[codegen.aclose] if codegen is not None else [],
+        on_start=[lambda: _remove_leftovers(instance, validation), reconciler.schedule, sweep.schedule],
+        on_stop=[*([codegen.aclose] if codegen is not None else []), validation.engine_pool().aclose],
         services=services,
+        pages=status_pages(settings, db, session, jobs, github).handlers(),
     )
+
+
+def _reconciler(settings: Settings, db: Database, jobs: JobQueue, github: GitHubClients, agent: AgentRunService,
+                validation: ValidationService) -> Reconciler:
+    """The reconciler's tasks (issue 14): each feature's repairs, named for /metrics."""
+    reconciler = Reconciler(jobs, settings.reconcile_minutes * 60)
+    reconciler.add("agent_runs.unfollowed", agent.reconcile_unfollowed)
+    reconciler.add("validations.stuck", validation.reconcile_stuck)
+    reconciler.add("validations.check_runs", validation.reconcile_check_runs)
+    reconciler.on_repairs = jobs.metrics.count_repairs
+    redelivery = Redelivery(github.app(), DeliveryStore(db), RedeliveryStore(db))
+    reconciler.add(REDELIVER_TASK, redelivery.run_once)
+    if settings.reconcile_open_prs:
+        reconciler.add("validations.open_prs", validation.reconcile_open_prs)
+    return reconciler
 
 
 def operator_secrets(settings: Settings) -> OperatorSecrets:
@@ -160,8 +187,8 @@ def operator_secrets(settings: Settings) -> OperatorSecrets:
     return secrets
 
 
-async def _remove_leftovers(instance: str) -> None:
-    await remove_leftover_snapshots(instance)
+async def _remove_leftovers(instance: str, validation: ValidationService) -> None:
+    await remove_leftover_snapshots(instance, validation.engines)  # on every engine (DOCKER_HOSTS)
 
 
 def _handler_args(services: Services, repos: RepoAccess, github: GitHubClients) -> Any:

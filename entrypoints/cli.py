@@ -49,14 +49,14 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from bot.store.db import Database
+    from bot.store.db import open_database
     from bot.store.deliveries import DeliveryStore
     from bot.store.migrations import MIGRATIONS
 
     settings = load_settings()
 
     async def run() -> bool:
-        db = await Database.open(settings.database_path, MIGRATIONS)
+        db = await open_database(settings.database_url, MIGRATIONS)
         try:
             return await DeliveryStore(db).replay(args.delivery_id)
         finally:

@@ -25,6 +25,10 @@ Decisions:
 - REJECT, not DROP, for what a snapshot sends: a blocked connection fails at once (pip prints "connection
   refused" instead of hanging for minutes); what is routed *into* a snapshot network is dropped silently.
 - IPv4 only: our networks have no IPv6, and Docker disables IPv6 inside such containers (not even `::1`).
+- Where the rules go (`FirewallHost`): by default this machine's iptables (the bot shares the host of its
+  Docker engine). For an engine on another host (`DOCKER_HOSTS`, validators/engines.py) the same rules are
+  installed on *that* host, through a helper container there (validators/engine_host.py): every engine's
+  snapshots get the same rules, and its resolvers are that host's.
 - Fail closed: `FirewallError` when a rule cannot be installed (no iptables, not root, no DOCKER-USER chain
   because dockerd runs with `iptables: false`); the caller then removes the network and runs nothing.
 """
@@ -38,6 +42,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -61,13 +66,20 @@ class FirewallError(RuntimeError):
 def resolvers(paths: Iterable[Path] = RESOLV_CONF) -> list[str]:
     """The host's IPv4 name servers that a snapshot's DNS queries go to (loopback ones excluded: Docker never
     forwards to those from a container)."""
-    found: list[str] = []
+    texts: list[str] = []
     for path in paths:
         try:
-            lines = path.read_text().splitlines()
+            texts.append(path.read_text())
         except OSError:
             continue
-        for line in lines:
+    return parse_resolvers(texts)
+
+
+def parse_resolvers(texts: Iterable[str]) -> list[str]:
+    """The IPv4 name servers (not loopback) of resolv.conf texts, first seen first (pure)."""
+    found: list[str] = []
+    for text in texts:
+        for line in text.splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "nameserver":
                 try:
@@ -111,24 +123,40 @@ def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([binary, "-w", "10", *args], capture_output=True, text=True, timeout=60)
 
 
-def install(bridge: str, egress: bool, dns: Iterable[str] | None = None) -> None:
+Iptables = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@dataclass(frozen=True)
+class FirewallHost:
+    """The machine whose iptables hold a bridge's rules: this one unless given (validators/engine_host.py)."""
+
+    #: runs `iptables -w 10 <args>` there
+    run: Iptables = field(default=lambda *args: _iptables(*args))
+    #: that machine's name servers (see `resolvers`)
+    dns: Callable[[], list[str]] = field(default=lambda: resolvers())
+
+
+LOCAL = FirewallHost()
+
+
+def install(bridge: str, egress: bool, dns: Iterable[str] | None = None, host: FirewallHost = LOCAL) -> None:
     """Blocking. Install the rules of one bridge: after its network exists (see `remove_orphans`), before any
     container is attached to it. On failure, the rules installed so far are removed again."""
     if not _BRIDGE.match(bridge):
         raise FirewallError(f"not a bridge name: {bridge!r}")
-    servers = list(resolvers() if dns is None else dns)
+    servers = list(host.dns() if dns is None else dns)
     for (chain, position), rules in zip(CHAINS, (forward_rules(bridge, egress, servers), input_rules(bridge)),
                                         strict=True):
         for rule in reversed(rules):  # each inserted at the top: the last inserted is evaluated first
-            run = _iptables("-I", chain, position, *rule)
+            run = host.run("-I", chain, position, *rule)
             if run.returncode != 0:
-                remove(bridge)
+                remove(bridge, host)
                 raise FirewallError(f"iptables -I {chain} failed: {(run.stderr or run.stdout).strip()}")
 
 
-def rules_of(chain: str) -> list[list[str]]:
+def rules_of(chain: str, host: FirewallHost = LOCAL) -> list[list[str]]:
     """Blocking. Our rules in `chain` as `iptables -S` prints them (tokens, starting with `-A <chain>`)."""
-    run = _iptables("-S", chain)
+    run = host.run("-S", chain)
     if run.returncode != 0:
         raise FirewallError(f"iptables -S {chain} failed: {(run.stderr or run.stdout).strip()}")
     return [tokens for line in run.stdout.splitlines() if TAG in line
@@ -142,12 +170,12 @@ def _bridge_of(rule: list[str]) -> str | None:
     return None
 
 
-def remove(bridge: str) -> int:
+def remove(bridge: str, host: FirewallHost = LOCAL) -> int:
     """Blocking. Remove every rule of one bridge; returns how many."""
-    return _remove_where(lambda: lambda name: name == bridge)
+    return _remove_where(lambda: lambda name: name == bridge, host)
 
 
-def remove_orphans(live_bridges: Callable[[], Iterable[str]]) -> int:
+def remove_orphans(live_bridges: Callable[[], Iterable[str]], host: FirewallHost = LOCAL) -> int:
     """Blocking. Remove the rules of bridges that do not exist (their network is gone: a crash).
 
     `live_bridges` is asked only after the rules were read: a network's rules are installed after the
@@ -158,17 +186,17 @@ def remove_orphans(live_bridges: Callable[[], Iterable[str]]) -> int:
         live = set(live_bridges())
         return lambda name: name not in live
 
-    return _remove_where(doomed)
+    return _remove_where(doomed, host)
 
 
-def _remove_where(decide: Callable[[], Callable[[str], bool]]) -> int:
-    found = [(chain, rule) for chain, _position in CHAINS for rule in rules_of(chain)]
+def _remove_where(decide: Callable[[], Callable[[str], bool]], host: FirewallHost) -> int:
+    found = [(chain, rule) for chain, _position in CHAINS for rule in rules_of(chain, host)]
     doomed = decide()
     removed = 0
     for chain, rule in found:
         name = _bridge_of(rule)
         if name is not None and doomed(name):
-            run = _iptables("-D", chain, *rule[2:])
+            run = host.run("-D", chain, *rule[2:])
             if run.returncode == 0:
                 removed += 1
             elif "does a matching rule exist" not in run.stderr:  # (else another remover was first: gone)

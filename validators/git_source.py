@@ -15,6 +15,9 @@ The installation token is given to git only through the environment of each `git
 (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0=http.extraHeader`/`GIT_CONFIG_VALUE_0=Authorization: Basic …`):
 never on a command line (visible in `ps`), in a URL, or in a config file on disk. Git's own prompts are
 disabled, and errors are reported with the token masked.
+
+Retention: every fetch marks its repository used (the directory's time); `remove_unused` (the retention
+sweep, every `RETENTION_SWEEP_MINUTES`) removes the repositories nothing fetched into for `RETENTION_DAYS`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 from pathlib import Path
+
+from validators.retention import Usage, expired
 
 
 class GitError(RuntimeError):
@@ -102,6 +108,7 @@ class GitCache:
                 repo.parent.mkdir(parents=True, exist_ok=True)
                 await _git("init", "--bare", "-q", str(repo))
                 await _git("remote", "add", "origin", clone_url, cwd=repo)
+            os.utime(repo)  # used now: the retention sweep (`remove_unused`) measures from here
             if await self._has_commit(repo, sha):
                 return repo
             if pull_number is not None:
@@ -119,6 +126,27 @@ class GitCache:
             if not await self._has_commit(repo, sha):
                 raise GitError(f"commit {sha} was not fetched")
         return repo
+
+    async def remove_unused(self, before: float) -> int:
+        """The retention sweep: remove the bare repositories last used before `before` (a fetch marks its
+        repository used); each one under its lock, checked again there, so a fetch never loses its cache
+        between its start and the archive that follows it. Returns how many were removed."""
+        removed = 0
+        for name in expired(await asyncio.to_thread(self.usage), before):
+            repo = self.root / name
+            async with self._locks.setdefault(str(repo), asyncio.Lock()):
+                if await asyncio.to_thread(_last_used, repo) >= before:
+                    continue  # fetched since it was listed
+                await asyncio.to_thread(shutil.rmtree, repo, True)
+                removed += 1
+        return removed
+
+    def usage(self) -> list[Usage]:
+        """Blocking: every bare repository of the cache and when it was last used."""
+        if not self.root.is_dir():
+            return []
+        return [Usage(path.name, _last_used(path)) for path in self.root.iterdir()
+                if path.is_dir() and path.name.endswith(".git")]
 
     async def _fetch_ref(self, repo: Path, ref: str, token: str | None) -> str | None:
         """Fetch `ref` (a PR's `refs/pull/N/head`, a queue branch); the error's text (token masked) on failure."""
@@ -154,6 +182,14 @@ class GitCache:
             return out.decode("utf-8")
         except UnicodeDecodeError:
             return None
+
+
+def _last_used(repo: Path) -> float:
+    """When a bare repository was last fetched into (its directory's time, touched by every fetch)."""
+    try:
+        return repo.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 async def archive_local(path: str | Path, ref: str = "HEAD") -> bytes:

@@ -43,6 +43,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+import requests
+
 from validators.image import ImageBuildError, ImagePullError
 from validators.image_policy import ImageRefused
 from validators.masking import SecretMask
@@ -198,7 +200,7 @@ class _Validation:
         await asyncio.to_thread(check_allowed, req)  # before anything is created, pulled or built
         self.network = network = await _even_if_cancelled(SandboxNetwork.create(
             req.docker, policy=req.config.snapshot.network, labels=labels_of(req),
-            firewall_required=req.firewall_required), self._keep_network)
+            firewall_required=req.firewall_required, firewall_host=req.firewall_host), self._keep_network)
         image, cached = await choose_image(req, network, deadline)
         self.snapshot = snapshot = await _even_if_cancelled(create_container(req, image, network),
                                                             self._keep_snapshot)
@@ -249,6 +251,13 @@ class _Validation:
             await self.finish(skipped(stage, EARLIER_STAGE_FAILED))
 
     async def _fail_pending(self, exc: Exception) -> None:
+        if isinstance(exc, requests.ConnectionError):  # the engine died or became unreachable mid-validation
+            for stage in list(self.pending):
+                await self.finish(StageOutcome(
+                    stage, "failure", f"{stage}: interrupted",
+                    "The Docker engine running this validation stopped answering"
+                    f" (`{type(exc).__name__}`); the validation was interrupted. Press Re-run to try again."))
+            return
         for stage in list(self.pending):
             await self.finish(StageOutcome(stage, "failure", f"{stage}: could not run",
                                            f"The snapshot could not be prepared: `{type(exc).__name__}: {exc}`"))

@@ -6,16 +6,24 @@ modules under `validators/stages/` read it too, which is why it lives apart from
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import docker
 
 from config.schema import RepoConfig
+from validators.firewall import FirewallHost
+from validators.health import HealthResult
 from validators.image_policy import DEFAULT_ALLOWED_IMAGES
 from validators.outcome import StageOutcome
+
+if TYPE_CHECKING:
+    from validators.snapshot import Snapshot
+
+#: the deploy stage's health check made from inside the engine: (snapshot, url, seconds) → result
+HealthProbe = Callable[["Snapshot", str, float], Awaitable[HealthResult]]
 
 
 class WebEval(Protocol):
@@ -61,3 +69,7 @@ class ValidationRequest:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: put at the top of `build`'s summary: why `snapshot.secrets` were not given (fork code)
     secrets_note: str | None = None
+    #: an engine on another host (DOCKER_HOSTS; validators/engine_host.py): where the snapshot firewall's rules
+    #: go (None: this machine) and how the health check reaches the app (None: from the bot, at `app_url`)
+    firewall_host: FirewallHost | None = None
+    health_probe: HealthProbe | None = None

@@ -23,6 +23,8 @@ Decisions:
 - A `snapshot.dockerfile` build runs its RUN steps on `build_network`: the egress network (same rules as the
   snapshot) unless the policy is `none`, then the internal network, which reaches nothing.
 - Removal order: a network first, its rules only once it is gone, so a bridge never exists without them.
+- On an engine of another host (`DOCKER_HOSTS`), `firewall_host` puts the same rules on that host
+  (validators/engine_host.py); by default they go to this machine's iptables.
 """
 
 from __future__ import annotations
@@ -64,15 +66,18 @@ class SandboxNetwork:
     egress: str | None = None
     egress_bridge: str | None = None
     firewalled: bool = True
+    #: where the bridges' rules are (the engine's host)
+    fw: firewall.FirewallHost = firewall.LOCAL
     _connected_egress: bool = field(default=False, repr=False)
 
     @classmethod
     async def create(cls, client: docker.DockerClient, *, policy: Policy = "setup-only",
-                     labels: Mapping[str, str] | None = None, firewall_required: bool = True) -> SandboxNetwork:
+                     labels: Mapping[str, str] | None = None, firewall_required: bool = True,
+                     firewall_host: firewall.FirewallHost | None = None) -> SandboxNetwork:
         if policy not in POLICIES:
             raise SandboxNetworkError(f"unknown snapshot.network policy {policy!r}")
         return await asyncio.to_thread(_create, client, policy, {LABEL: "1", **dict(labels or {})},
-                                       firewall_required)
+                                       firewall_required, firewall_host or firewall.LOCAL)
 
     @property
     def primary(self) -> str:
@@ -121,20 +126,21 @@ class SandboxNetwork:
     def remove_blocking(self) -> None:
         for name, bridge in ((self.egress, self.egress_bridge), (self.app, self.app_bridge)):
             if name is not None and bridge is not None:
-                _remove_network(self.client, name, bridge, self.firewalled)
+                _remove_network(self.client, name, bridge, self.firewalled, self.fw)
 
 
 def _create(client: docker.DockerClient, policy: Policy, labels: dict[str, str],
-            firewall_required: bool) -> SandboxNetwork:
+            firewall_required: bool, fw: firewall.FirewallHost = firewall.LOCAL) -> SandboxNetwork:
     token = secrets.token_hex(5)
-    net = SandboxNetwork(client, policy, f"codegen-bot-{token}-app", f"cgb-{token}a")
+    net = SandboxNetwork(client, policy, f"codegen-bot-{token}-app", f"cgb-{token}a", fw=fw)
     try:
         _network(client, net.app, net.app_bridge, labels, internal=True)
-        net.firewalled = _firewall(net.app_bridge, egress=False, required=firewall_required)
+        net.firewalled = _firewall(net.app_bridge, egress=False, required=firewall_required, fw=fw)
         if policy != "none":
             net.egress, net.egress_bridge = f"codegen-bot-{token}-egress", f"cgb-{token}e"
             _network(client, net.egress, net.egress_bridge, labels, internal=False)
-            net.firewalled = _firewall(net.egress_bridge, egress=True, required=firewall_required) and net.firewalled
+            net.firewalled = (_firewall(net.egress_bridge, egress=True, required=firewall_required, fw=fw)
+                              and net.firewalled)
     except Exception as exc:
         with contextlib.suppress(Exception):
             net.remove_blocking()
@@ -144,10 +150,10 @@ def _create(client: docker.DockerClient, policy: Policy, labels: dict[str, str],
     return net
 
 
-def _firewall(bridge: str, *, egress: bool, required: bool) -> bool:
+def _firewall(bridge: str, *, egress: bool, required: bool, fw: firewall.FirewallHost = firewall.LOCAL) -> bool:
     """Install the bridge's rules: its network exists, nothing is attached to it yet."""
     try:
-        firewall.install(bridge, egress=egress)
+        firewall.install(bridge, egress=egress, host=fw)
         return True
     except firewall.FirewallError as exc:
         if required:
@@ -161,7 +167,8 @@ def _network(client: docker.DockerClient, name: str, bridge: str, labels: dict[s
                            options={BRIDGE_OPTION: bridge})
 
 
-def _remove_network(client: docker.DockerClient, name: str, bridge: str, firewalled: bool = True) -> bool:
+def _remove_network(client: docker.DockerClient, name: str, bridge: str, firewalled: bool = True,
+                    fw: firewall.FirewallHost = firewall.LOCAL) -> bool:
     """Blocking: disconnect what is left on it, remove it, then its rules. False when it could not go (its
     rules then stay with its bridge). A container being removed meanwhile (a browser, say) holds its endpoint
     for a moment: retried a few times."""
@@ -182,13 +189,14 @@ def _remove_network(client: docker.DockerClient, name: str, bridge: str, firewal
             time.sleep(0.5)
     if firewalled:
         try:
-            firewall.remove(bridge)
+            firewall.remove(bridge, fw)
         except firewall.FirewallError as exc:
             log.warning("could not remove the firewall rules of %s: %s", bridge, exc)
     return True
 
 
-def remove_leftover_networks(client: docker.DockerClient, instance: str | None = None) -> int:
+def remove_leftover_networks(client: docker.DockerClient, instance: str | None = None,
+                             fw: firewall.FirewallHost = firewall.LOCAL) -> int:
     """Blocking: remove snapshot networks (by label; one bot `instance`'s when given), then every firewall
     rule whose bridge no longer exists. Returns how many networks went."""
     labels = [f"{LABEL}=1"] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
@@ -202,7 +210,7 @@ def remove_leftover_networks(client: docker.DockerClient, instance: str | None =
         if _remove_network(client, network.name, bridge, firewalled=False):
             removed += 1
     try:
-        firewall.remove_orphans(lambda: _live_bridges(client.networks.list()))
+        firewall.remove_orphans(lambda: _live_bridges(client.networks.list()), fw)
     except firewall.FirewallError as exc:
         log.warning("could not look for leftover firewall rules: %s", exc)
     return removed

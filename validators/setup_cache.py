@@ -18,6 +18,7 @@ the old tree that the new commit no longer has are deleted, so no stale source s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import posixpath
@@ -26,6 +27,8 @@ import tarfile
 from collections.abc import Iterable
 
 import docker
+import docker.errors
+from docker.models.images import Image
 
 from validators.repo_key import repo_key
 
@@ -67,6 +70,14 @@ def setup_images(client: docker.DockerClient, repo: str, repo_id: int | None = N
     prefix = image_tag(repo, "", repo_id)
     return [(tag, image.attrs.get("Created", "")) for image in client.images.list(filters={"label": f"{LABEL}=1"})
             for tag in image.tags if tag.startswith(prefix)]
+
+
+def mark_used(image: Image, tag: str) -> None:
+    """Blocking: tag `image` as `tag` again, so its last tag time (the retention sweep's "last used",
+    validators/image_retention.py) is now; a failure only costs the cache an earlier expiry."""
+    repository, _, version = tag.rpartition(":")
+    with contextlib.suppress(docker.errors.APIError):
+        image.tag(repository, version)
 
 
 def to_prune(images: list[tuple[str, str]], keep: int | None = None) -> list[str]:

@@ -42,6 +42,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from validators.firewall import LOCAL, FirewallHost
 from validators.image import pull_image
 from validators.labels import INSTANCE_LABEL, LABEL
 from validators.sandbox_network import APP_ALIAS, SandboxNetwork, remove_leftover_networks
@@ -328,10 +329,11 @@ def _start(client: docker.DockerClient, network: SandboxNetwork, image: str, wor
     return container
 
 
-def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None) -> int:
+def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None, fw: FirewallHost = LOCAL) -> int:
     """Remove snapshot containers (by label), running or not, then snapshot networks and the firewall rules
     of bridges that are gone: those of one bot `instance` when given (so two bots sharing a Docker engine
-    never remove each other's), else all. Blocking; returns how many containers and networks."""
+    never remove each other's), else all; `fw`: the engine's host (validators/engine_host.py), this machine by
+    default. Blocking; returns how many containers and networks."""
     removed = 0
     labels = [f"{LABEL}=1"] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
     for container in client.containers.list(all=True, filters={"label": labels}):
@@ -342,4 +344,4 @@ def cleanup_leftovers(client: docker.DockerClient, instance: str | None = None) 
             pass
         except docker.errors.APIError as exc:  # e.g. 409: its removal is already in progress
             log.warning("could not remove leftover snapshot %s: %s", container.short_id, exc.explanation or exc)
-    return removed + remove_leftover_networks(client, instance)
+    return removed + remove_leftover_networks(client, instance, fw)

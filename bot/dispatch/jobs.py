@@ -15,7 +15,11 @@ merge evaluations.
 - `cancel(key)` marks a job cancelled and cancels its task at once if it is running (a new push cancels the
   old commit's validation within a second).
 - After a crash, jobs left `running` go back to `queued` at start-up: nothing is lost, and each runner is
-  written so that running a job again is harmless.
+  written so that running a job again is harmless. On PostgreSQL several replicas share the queue: claims
+  hold an expiring lease instead, and a dead replica's jobs are claimed again when their lease lapses
+  (bot/dispatch/claims.py).
+- `schedule(kind, key, delay)` is a timer (the reconciler, the retention sweep): one live job per key in the
+  whole cluster, brought forward when due later; a running one is left to reschedule itself.
 - A job queued while a delivery is handled keeps that delivery's id (`delivery_id`; a job queued by a job
   inherits it), and its runner's log lines carry it. `/metrics`: jobs queued per kind (`jobs_queued`, at
   scrape time) and job attempts that raised (`job_failures`), per kind.
@@ -31,13 +35,16 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.dispatch.claims import DEFAULT_LEASE, claims_for
+from bot.dispatch.job_reads import JobReads
 from bot.runtime.logs import delivery_context, delivery_id_var
 from bot.runtime.metrics import Metrics
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,10 +82,17 @@ class Kind:
     on_exhausted: Exhausted | None = None
 
 
-class JobQueue:
-    def __init__(self, db: Database, *, idle_poll: float = 5.0, metrics: Metrics | None = None) -> None:
+class JobQueue(JobReads):
+    def __init__(
+        self, db: Database, *, idle_poll: float = 5.0, metrics: Metrics | None = None, owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+    ) -> None:
         self.db = db
         self.idle_poll = idle_poll
+        #: how jobs are claimed: by this process alone (SQLite) or under a lease (PostgreSQL, several replicas)
+        self.claims = claims_for(db.dialect, owner, lease)
+        self._renewer: asyncio.Task[None] | None = None
+        self._notices: set[asyncio.Task[None]] = set()
         self.metrics = metrics if metrics is not None else Metrics()
         self.metrics.on_scrape("jobs_queued", self._count_queued)
         self._kinds: dict[str, Kind] = {}
@@ -108,6 +122,7 @@ class JobQueue:
         delivery_id = delivery_id_var.get()
 
         def work(conn: sqlite3.Connection) -> int:
+            self.claims.notify(conn)
             if key is not None:
                 row = conn.execute(
                     "SELECT id, state FROM jobs WHERE key = ? AND state IN ('queued', 'running')", (key,)
@@ -121,16 +136,36 @@ class JobQueue:
                     return int(row["id"])
                 if row is not None:  # running: queue a follow-up after it, under no key collision
                     conn.execute("UPDATE jobs SET key = NULL WHERE id = ?", (row["id"],))
-            cur = conn.execute(
+            (new_id,) = conn.execute(
                 "INSERT INTO jobs (kind, key, payload, state, run_at, created_at, tenant, delivery_id)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id",
                 (kind, key, body, run_at, time.time(), tenant, delivery_id),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchall()[0]
+            return int(new_id)
 
-        job_id = await self.db.write(work)
+        job_id = await _retrying(lambda: self.db.write(work))
         self._wake.set()
         return job_id
+
+    async def schedule(self, kind: str, key: str, delay: float) -> None:
+        """A timer: the job `key` runs within `delay` seconds, once in the whole cluster. With none live, one is
+        queued (two replicas starting at once make one: the key is unique among live jobs); a queued one due
+        later is brought forward; a running one is left alone (it reschedules itself when it ends)."""
+        run_at = time.time() + delay
+
+        def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT id, state, run_at FROM jobs WHERE key = ? AND state IN ('queued', 'running')",
+                               (key,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO jobs (kind, key, payload, state, run_at, created_at)"
+                    " VALUES (?, ?, '{}', 'queued', ?, ?) ON CONFLICT DO NOTHING", (kind, key, run_at, time.time()))
+                self.claims.notify(conn)
+            elif row["state"] == "queued" and float(row["run_at"]) > run_at:
+                conn.execute("UPDATE jobs SET run_at = ? WHERE id = ?", (run_at, row["id"]))
+
+        await _retrying(lambda: self.db.write(work))
+        self._wake.set()
 
     async def cancel(self, key: str) -> bool:
         """Cancel the queued or running job with this key; True when there was one."""
@@ -143,6 +178,7 @@ class JobQueue:
                 return None
             conn.execute("UPDATE jobs SET state = 'cancelled', key = NULL, updated_at = ? WHERE id = ?",
                          (time.time(), row["id"]))
+            self.claims.notify(conn, "cancel")
             return int(row["id"])
 
         job_id = await self.db.write(work)
@@ -153,43 +189,21 @@ class JobQueue:
             task.cancel()
         return True
 
-    async def get(self, job_id: int) -> dict[str, Any] | None:
-        def work(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            return dict(row) if row else None
-
-        return await self.db.read(work)
-
-    async def count(self, state: str, kind: str | None = None) -> int:
-        def work(conn: sqlite3.Connection) -> int:
-            if kind is None:
-                return int(conn.execute("SELECT count(*) FROM jobs WHERE state = ?", (state,)).fetchone()[0])
-            return int(
-                conn.execute("SELECT count(*) FROM jobs WHERE state = ? AND kind = ?", (state, kind)).fetchone()[0]
-            )
-
-        return await self.db.read(work)
-
-    async def _count_queued(self) -> None:
-        """`/metrics` `jobs_queued{kind}` (every registered kind, 0 included), read from the store."""
-        rows = await self.db.read(
-            lambda c: c.execute("SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind").fetchall()
-        )
-        counts = {str(r[0]): int(r[1]) for r in rows}
-        for kind in {*self._kinds, *counts}:
-            self.metrics.jobs_queued.labels(kind=kind).set(counts.get(kind, 0))
-
     # --- running ------------------------------------------------------------------------------
     async def start(self) -> None:
-        def recover(conn: sqlite3.Connection) -> int:
-            return conn.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'").rowcount
-
-        recovered = await self.db.write(recover)
+        recovered = await self.db.write(self.claims.recover)
         if recovered:
             log.warning("re-queued %d job(s) interrupted by a restart", recovered)
         self._loop_task = asyncio.create_task(self._loop(), name="job-queue")
+        if self.claims.leased:
+            self._renewer = asyncio.create_task(self._renew_loop(), name="job-leases")
 
     async def stop(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -203,20 +217,35 @@ class JobQueue:
                 await task
         # jobs interrupted by the stop stay 'running' in the store and are re-queued at the next start
 
-    async def wait_idle(self, within: float) -> None:
-        """Wait until no job is queued-and-due or running (tests)."""
-        async with asyncio.timeout(within):
-            while True:
-                due = await self.db.read(
-                    lambda c: c.execute(
-                        "SELECT count(*) FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR state = 'running'",
-                        (time.time(),),
-                    ).fetchone()[0]
-                )
-                if due == 0 and not self._tasks:
-                    return
-                self._wake.set()
-                await asyncio.sleep(0.05)
+    def notice(self, payload: str) -> None:
+        """Another replica said something (PostgreSQL NOTIFY): jobs may be due; "cancel": one may be ours."""
+        self._wake.set()
+        if payload == "cancel" and self._tasks:  # is one of the jobs running here the one cancelled?
+            task = asyncio.get_running_loop().create_task(self.renew())
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.claims.lease / 3)
+            await self.renew()
+
+    async def renew(self) -> None:
+        """Extend the leases of the jobs running here; stop those that are no longer this replica's (cancelled
+        by another replica, or taken by one after the lease lapsed)."""
+        ids = list(self._tasks)
+        if not ids:
+            return
+        try:
+            kept = await self.db.write(lambda conn: self.claims.renew(conn, ids, time.time()))
+        except Exception:
+            log.exception("renewing job leases failed")
+            return
+        for job_id in ids:
+            task = self._tasks.get(job_id)
+            if job_id not in kept and task is not None:
+                log.warning("job %d is no longer this replica's (cancelled or taken over): stopping it", job_id)
+                task.cancel()
 
     async def _loop(self) -> None:
         while True:
@@ -238,26 +267,14 @@ class JobQueue:
         if not wanted:
             return self.idle_poll
 
-        def claim(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], float | None]:
-            claimed: list[sqlite3.Row] = []
-            for kind in wanted:
-                fair = self._kinds[kind].fair
-                for row in _due(conn, kind, now, free[kind], fair):
-                    conn.execute(
-                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                        (now, row["id"]),
-                    )
-                    claimed.append(row)
-            placeholders = ",".join("?" * len(self._kinds))
-            nxt = conn.execute(
-                f"SELECT min(run_at) FROM jobs WHERE state = 'queued' AND kind IN ({placeholders})",
-                list(self._kinds),
-            ).fetchone()[0]
-            return claimed, nxt
+        wants = [(k, free[k], self._kinds[k].fair) for k in wanted]
+
+        def claim(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], float | None]:
+            return self.claims.claim(conn, wants, now), self.claims.next_due(conn, list(self._kinds))
 
         rows, next_at = await self.db.write(claim)
         for row in rows:
-            job = Job(row["id"], row["kind"], row["key"], json.loads(row["payload"]), row["attempts"] + 1,
+            job = Job(row["id"], row["kind"], row["key"], json.loads(row["payload"]), row["attempts"],
                       row["delivery_id"])
             kind = self._kinds[job.kind]
             kind.running.add(job.id)
@@ -318,23 +335,26 @@ class JobQueue:
         now = time.time()
 
         def work(conn: sqlite3.Connection) -> None:
-            current = conn.execute("SELECT state, key FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            current = conn.execute("SELECT state, key, claimed_by FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if current is None or current["state"] == "cancelled":
                 return  # cancelled while running: the cancel wins
+            if self.claims.leased and current["claimed_by"] != self.claims.owner:
+                return  # its lease lapsed and another replica claimed it: that one finishes it
             if state == "queued" and keyed is not None and current["key"] is None:
                 # a newer job took this key while this one ran: it supersedes the retry
                 conn.execute("UPDATE jobs SET state = 'done', updated_at = ? WHERE id = ?", (now, job_id))
                 return
             conn.execute(
                 "UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), error = ?, updated_at = ?,"
-                " payload = coalesce(?, payload), attempts = CASE WHEN ? THEN 0 ELSE attempts END WHERE id = ?",
+                " lease_until = NULL, payload = coalesce(?, payload),"
+                " attempts = CASE WHEN ? = 1 THEN 0 ELSE attempts END WHERE id = ?",
                 (
                     state,
                     now + after if after is not None else None,
                     error,
                     now,
                     json.dumps(payload) if payload is not None else None,
-                    reset_attempts,
+                    int(reset_attempts),
                     job_id,
                 ),
             )
@@ -342,23 +362,17 @@ class JobQueue:
         await self.db.write(work)
 
 
-_OLDEST = "SELECT * FROM jobs WHERE state = 'queued' AND kind = ? AND run_at <= ? ORDER BY run_at LIMIT ?"
-_FAIREST = (
-    "SELECT * FROM jobs j WHERE state = 'queued' AND kind = ? AND run_at <= ? ORDER BY"
-    " (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.kind = j.kind AND r.tenant IS j.tenant),"
-    " run_at LIMIT 1"
-)
+def _unique_violation(exc: BaseException) -> bool:
+    """Another replica inserted the same live key between this one's look and its insert."""
+    return isinstance(exc, sqlite3.IntegrityError) or getattr(exc, "sqlstate", None) == "23505"
 
 
-def _due(conn: sqlite3.Connection, kind: str, now: float, room: int, fair: bool) -> list[sqlite3.Row]:
-    """The due jobs to start now. Fair kinds pick one at a time, so each pick sees the ones before it."""
-    if not fair:
-        return list(conn.execute(_OLDEST, (kind, now, room)).fetchall())
-    picked: list[sqlite3.Row] = []
-    for _ in range(room):
-        row = conn.execute(_FAIREST, (kind, now)).fetchone()
-        if row is None:
-            break
-        conn.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (row["id"],))
-        picked.append(row)
-    return picked
+async def _retrying(write: Callable[[], Awaitable[T]]) -> T:
+    """A keyed write again after a unique violation: the second look sees the other replica's job."""
+    for _ in range(3):
+        try:
+            return await write()
+        except Exception as exc:
+            if not _unique_violation(exc):
+                raise
+    return await write()

@@ -23,6 +23,10 @@
   others run concurrently (`WORKER_CONCURRENCY`).
 - A delivery that was in flight during a crash counts an attempt each time; after `MAX_ATTEMPTS` it is
   marked failed instead of being run again (a payload that crashes the process cannot crash it forever).
+- Several replicas on one PostgreSQL store (`claims` given): nothing is queued in memory on receipt; the
+  scanner claims deliveries from the store under a lease, at most one per issue/PR in the whole cluster and
+  oldest first (bot/dispatch/delivery_claims.py), renews the leases of what it handles, and looks again
+  whenever a delivery is stored (here, or on another replica: `wake`) or one it handled ends.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 import orjson
 from gidgethub import routing, sansio
 
+from bot.dispatch.delivery_claims import DeliveryClaims
 from bot.intake.pacing import HandlingPacer
 from bot.runtime.logs import delivery_context
 from bot.runtime.metrics import Metrics
@@ -82,6 +87,15 @@ def ordering_key(data: dict[str, Any]) -> str | None:
     return f"{repo.get('full_name')}#{number}"
 
 
+def body_ordering_key(body: bytes) -> str | None:
+    """`ordering_key` of a delivery's raw JSON body (stored with it when several replicas share the store)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return ordering_key(data) if isinstance(data, dict) else None
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -94,8 +108,11 @@ class DeliveryWorker:
         queue_limit: int = 1000,
         scan_interval: float = 5.0,
         pacer: HandlingPacer | None = None,
+        claims: DeliveryClaims | None = None,
     ) -> None:
         self.pacer = pacer
+        #: several replicas share the store: deliveries are claimed from it under a lease
+        self.claims = claims
         self.store = store
         self.router = router
         self.handler_args = handler_args
@@ -118,9 +135,33 @@ class DeliveryWorker:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.claims is not None:
+            released = await self.claims.release_own()
+            if released:
+                log.warning("%d delivery(ies) interrupted by a restart are claimable again", released)
         self._tasks = [asyncio.create_task(self._run(), name=f"worker-{i}") for i in range(self.concurrency)]
         self._tasks.append(asyncio.create_task(self._scan_loop(), name="worker-scan"))
+        if self.claims is not None:
+            self._tasks.append(asyncio.create_task(self._renew_loop(), name="worker-leases"))
         self._scan_now.set()
+
+    @property
+    def _owner(self) -> str | None:
+        """The replica whose claim a finish needs (several replicas); None: one process."""
+        return self.claims.owner if self.claims is not None else None
+
+    def wake(self) -> None:
+        """A delivery was stored (on another replica too): look for claimable ones now."""
+        self._scan_now.set()
+
+    async def _renew_loop(self) -> None:
+        assert self.claims is not None
+        while True:
+            await asyncio.sleep(self.claims.lease / 3)
+            try:
+                await self.claims.renew(sorted(self._known))
+            except Exception:
+                log.exception("renewing delivery leases failed")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -134,6 +175,9 @@ class DeliveryWorker:
     def notify(self, delivery: IncomingDelivery) -> None:
         """A delivery is durable: queue it in memory if there is room, else leave it to the scanner."""
         self.metrics.queue_depth.inc()
+        if self.claims is not None:  # the store says who handles it, and in which order
+            self._scan_now.set()
+            return
         if delivery.id in self._known:
             return
         if self._spilling:  # older deliveries wait in the store: this one queues behind them, through it
@@ -177,6 +221,9 @@ class DeliveryWorker:
         room = self._queue.maxsize - self._queue.qsize()
         if room <= 0:
             return
+        if self.claims is not None:  # claim what this replica can start soon; the others claim the rest
+            await self._claim_once(min(room, 2 * self.concurrency - self._busy - self._queue.qsize()))
+            return
         spills = self._spills
         ids = await self.store.due(limit=room, exclude=self._known)
         self.metrics.queue_depth.set(await self.store.pending_count())
@@ -196,6 +243,18 @@ class DeliveryWorker:
         else:
             self._scan_now.set()
 
+    async def _claim_once(self, room: int) -> None:
+        assert self.claims is not None
+        if room <= 0:
+            return
+        claimed = await self.claims.claim(room)
+        for stored in claimed:
+            self._known.add(stored.id)
+            self._idle.clear()
+            await self._queue.put(_Item(stored.id, stored))
+        if len(claimed) == room or self.claims.contended:
+            self._scan_now.set()
+
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()
@@ -209,6 +268,8 @@ class DeliveryWorker:
             finally:
                 self._known.discard(item.id)
                 self._bodies.pop(item.id, None)
+                if self.claims is not None:  # its issue's next delivery may be claimable now
+                    self._scan_now.set()
                 self._busy -= 1
                 if self._busy == 0 and self._queue.empty():
                     self._idle.set()
@@ -231,7 +292,8 @@ class DeliveryWorker:
         with delivery_context(delivery_id, attempt=delivery.attempts + 1):
             if delivery.attempts >= MAX_ATTEMPTS:
                 log.error("delivery crashed the bot %d times; marked failed", delivery.attempts)
-                await self.store.finish(delivery_id, ["interrupted during every attempt"], delivery.attempts)
+                await self.store.finish(delivery_id, ["interrupted during every attempt"], delivery.attempts,
+                                        self._owner)
                 self.metrics.deliveries_handled.labels(outcome="failed").inc()
                 return
             data = orjson.loads(delivery.body)
@@ -287,7 +349,7 @@ class DeliveryWorker:
 
     async def _finish(self, delivery: StoredDelivery, errors: list[str], attempt: int, started: float) -> None:
         self.metrics.handler_latency.observe(time.monotonic() - started)
-        state = await self.store.finish(delivery.id, errors, attempt)
+        state = await self.store.finish(delivery.id, errors, attempt, self._owner)
         self.metrics.deliveries_handled.labels(outcome=state).inc()
         self.metrics.queue_depth.dec()
         if state == "pending":

@@ -14,6 +14,7 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
+from bot.runtime.faults import crash_point
 from bot.runtime.redaction import redact
 
 MAX_TEXT = 65_535
@@ -68,6 +69,7 @@ async def create(gh: GitHubAPI, owner: str, repo: str, body: dict[str, Any]) -> 
     created: dict[str, Any] = await gh.post(
         "/repos/{owner}/{repo}/check-runs", {"owner": owner, "repo": repo}, data=first
     )
+    crash_point("github.write.after", body.get("name"))  # created on GitHub, its id not recorded yet
     await _send_rest(gh, owner, repo, created["id"], body.get("output", {}), annotations)
     return created
 
@@ -103,6 +105,7 @@ async def update(
         {"owner": owner, "repo": repo, "check_run_id": check_run_id},
         data=first,
     )
+    crash_point("github.write.after")
     await _send_rest(gh, owner, repo, check_run_id, body.get("output", {}), annotations)
     return updated
 

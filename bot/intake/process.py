@@ -27,6 +27,7 @@ import sys
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from bot.intake.acceptance import answer, refusal, screen
 from bot.intake.limits import UnverifiedBudget, runner_options
@@ -75,7 +76,8 @@ class IntakeProcess:
                 allow_redirects=False,
             ) as upstream:
                 body = await upstream.read()
-                out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+                # a multidict: an answer may carry several headers of one name (two Set-Cookie)
+                out = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP)
                 return web.Response(status=upstream.status, headers=out, body=body)
         except aiohttp.ClientError:
             return web.json_response({"error": "the bot's core process is not answering"}, status=502)

@@ -2,7 +2,8 @@
 
 `crash_point("github.write.after")` ends the process at once (`os._exit(137)`, like a SIGKILL: no clean-up,
 no `finally`) when the environment variable `CODEGEN_BOT_CRASH_AT` lists that name (comma-separated). A name
-may carry `@N` to crash at its N-th pass instead of the first (`validation.stage.after@2`). Production never
+may carry `@N` to crash at its N-th pass instead of the first (`validation.stage.after@2`), and a subject
+where the call names one (`github.write.after:codegen/config`: only after that check run's write). Production never
 sets the variable; an unset variable costs one dictionary lookup per point.
 
 Named points (where they are placed is documented next to each call):
@@ -33,13 +34,18 @@ def _armed() -> dict[str, int]:
     return armed
 
 
-def crash_point(name: str) -> None:
-    """End the process here when the tests asked for it (see the module docstring)."""
+def crash_point(name: str, subject: str | None = None) -> None:
+    """End the process here when the tests asked for it (see the module docstring). A point passed with a
+    `subject` (a check run's name) can be armed for that subject alone: `github.write.after:codegen/config`."""
     if ENV not in os.environ:
         return
-    at = _armed().get(name)
-    if at is None:
-        return
+    armed = _armed()
+    for key in (name, f"{name}:{subject}" if subject else None):
+        if key is not None and key in armed:
+            _count(key, armed[key])
+
+
+def _count(name: str, at: int) -> None:
     _passes[name] = _passes.get(name, 0) + 1
     if _passes[name] == at:
         logging.getLogger(__name__).error("crash point %s reached: exiting as if killed", name)

@@ -76,6 +76,8 @@ class Metrics:
             "codegen_bot_validation_stage_seconds", "Time a validation stage took, by stage and outcome",
             ["stage", "outcome"], buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600), registry=r,
         )
+        self.retention_removed = Counter("codegen_bot_retention_removed", "Items the retention sweep removed, by kind",
+                                         ["kind"], registry=r)
         self._scrape_hooks: dict[str, Callable[[], Awaitable[None]]] = {}
 
     def on_scrape(self, name: str, hook: Callable[[], Awaitable[None]]) -> None:
@@ -94,6 +96,10 @@ class Metrics:
         self.reconciler_repairs.labels(task=task).inc(repairs)
         if task == REDELIVER_TASK:  # its repairs are the deliveries GitHub was asked to send again
             self.deliveries_redelivered.inc(repairs)
+
+    def count_removed(self, kind: str, removed: int) -> None:
+        """`RetentionSweep.on_removed`: every kind's series exists from its first pass, with 0 removed too."""
+        self.retention_removed.labels(kind=kind).inc(removed)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -41,7 +41,7 @@ class Reconciler:
         """Run a pass shortly after start-up (`STARTUP_DELAY`: the queue has recovered and the port is served,
         so a delivery GitHub is asked to send again finds the bot listening); later passes follow every
         `every_seconds`."""
-        await self.jobs.enqueue(JOB, {}, key=JOB, delay=STARTUP_DELAY)
+        await self.jobs.schedule(JOB, JOB, STARTUP_DELAY)  # one job in the cluster, however many replicas start
 
     async def run_once(self) -> int:
         total = 0

@@ -51,6 +51,8 @@ def build_manifest(app_yml: Path, base_url: str) -> dict[str, Any]:
     manifest.setdefault("url", base_url)
     manifest["hook_attributes"] = {**manifest.get("hook_attributes", {}), "url": f"{base_url}/webhook"}
     manifest["redirect_url"] = f"{base_url}/setup/callback"
+    # the status page's GitHub sign-in comes back here (docs/status-page.md); GitHub accepts up to 10
+    manifest.setdefault("callback_urls", [f"{base_url}/status/callback"])
     return manifest
 
 
@@ -160,6 +162,9 @@ class SetupFlow:
         state = secrets.token_urlsafe(24)
         self._states[state] = (now, browser)
         org = request.query.get("org") or None
+        if not self.app_yml.is_file():
+            return web.Response(status=503, text=f"The App manifest {self.app_yml} does not exist: set"
+                                " APP_MANIFEST_PATH to this project's app.yml.")
         manifest = build_manifest(self.app_yml, self._base_url(request))
         response = web.Response(
             text=render_setup_page(manifest, self.github_url, state, org), content_type="text/html"

@@ -114,15 +114,15 @@ class AgentRunStore:
                   fix_attempt, now, now, now, command_key)
 
         def work(conn: sqlite3.Connection) -> tuple[AgentRunRecord, bool]:
-            cur = conn.execute(
+            inserted = conn.execute(
                 "INSERT INTO agent_runs (repo, number, thread_kind, installation_id, command, requested_by,"
                 " command_comment_id, status, fix_attempt, created_at, updated_at, progressed_at, command_key)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
-                " ON CONFLICT (repo, command_key) WHERE command_key IS NOT NULL DO NOTHING",
+                " ON CONFLICT (repo, command_key) WHERE command_key IS NOT NULL DO NOTHING RETURNING *",
                 values,
-            )
-            if cur.rowcount == 1:
-                return _record(conn.execute("SELECT * FROM agent_runs WHERE id = ?", (cur.lastrowid,)).fetchone()), True
+            ).fetchall()
+            if inserted:
+                return _record(inserted[0]), True
             row = conn.execute(
                 "SELECT * FROM agent_runs WHERE repo = ? AND command_key = ?", (repo, command_key)
             ).fetchone()
@@ -171,7 +171,8 @@ class AgentRunStore:
     async def link_pr(self, run_id: int, repo: str, pr_number: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR IGNORE INTO pr_agent_runs (repo, pr_number, agent_run_id, linked_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO pr_agent_runs (repo, pr_number, agent_run_id, linked_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (repo, pr_number, run_id, time.time()),
             )
 
@@ -252,6 +253,20 @@ class AgentRunStore:
                 f"SELECT key FROM jobs WHERE state IN ('queued', 'running') AND key IN ({marks})", keys
             ).fetchall()
             return {str(r[0]) for r in rows}
+
+        return await self.db.read(work)
+
+    async def recent(self, repos: list[str], limit: int = 30) -> list[AgentRunRecord]:
+        """The newest runs of these repositories, newest first."""
+
+        def work(conn: sqlite3.Connection) -> list[AgentRunRecord]:
+            found: list[AgentRunRecord] = []
+            for start in range(0, len(repos), 500):
+                chunk = repos[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.extend(_record(r) for r in conn.execute(
+                    f"SELECT * FROM agent_runs WHERE repo IN ({marks}) ORDER BY id DESC LIMIT ?", (*chunk, limit)))
+            return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 
         return await self.db.read(work)
 

@@ -10,11 +10,18 @@ the exception), then commits once for the whole group. Under load a group holds 
 costs one fsync; when idle a group holds one write and the latency is one commit.
 
 Reads run on a second thread with its own connection (WAL lets readers run beside the writer).
+
+Backends: `open_database(url, migrations)` picks the store by `DATABASE_URL`'s scheme: `sqlite:///PATH` this
+class, `postgresql://...` `bot.store.postgres.PostgresDatabase`, a subclass with the same writer thread, group
+commit and API (see that module for why). Store modules write SQL both accept (`?` placeholders,
+`INSERT ... ON CONFLICT`, `RETURNING`, no SQLite-only functions) and branch on `db.dialect` only where the
+two cannot share a statement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -50,6 +57,11 @@ def private_file(path: Path) -> None:
 class Database:
     """Async facade over one SQLite file. Use `await Database.open(path, migrations)`."""
 
+    #: which SQL dialect `work(conn)` speaks to: "sqlite" or "postgresql"
+    dialect = "sqlite"
+    #: the statement that opens a group's transaction (SQLite: take the write lock at once)
+    begin = "BEGIN IMMEDIATE"
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -66,16 +78,20 @@ class Database:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             private_file(Path(path))
+        await db._start_writer(migrations)
+        return db
+
+    async def _start_writer(self, migrations: Sequence[str]) -> None:
+        """Start the writer thread; it connects and migrates before it takes any work (a failure is raised)."""
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        db._writer = threading.Thread(
-            target=db._writer_main,
+        self._writer = threading.Thread(
+            target=self._writer_main,
             args=(asyncio.get_running_loop(), ready, list(migrations)),
             name="db-write",
             daemon=True,
         )
-        db._writer.start()
+        self._writer.start()
         await ready
-        return db
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -99,8 +115,8 @@ class Database:
     async def reachable(self) -> bool:
         """True when the file answers a query (used by /healthz)."""
         try:
-            return await self.read(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1)
-        except sqlite3.Error:
+            return bool(await self.read(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1))
+        except Exception:  # any driver's error: the store does not answer
             return False
 
     # --- threads ----------------------------------------------------------------------------
@@ -123,10 +139,14 @@ class Database:
     def _writer_main(
         self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None], migrations: list[str]
     ) -> None:
+        conn = None
         try:
             conn = self._connect()
-            _migrate(conn, migrations)
+            self._migrate(conn, migrations)
         except BaseException as exc:  # surface start-up failure to the opener
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
             loop.call_soon_threadsafe(ready.set_exception, exc)
             return
         loop.call_soon_threadsafe(ready.set_result, None)
@@ -145,29 +165,43 @@ class Database:
                     stopping = True
                     break
                 group.append(item)
+            conn = self._usable(conn)
             self._run_group(conn, group)
         conn.close()
 
-    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> None:
+    def _migrate(self, conn: Any, migrations: list[str]) -> None:
+        _migrate(conn, migrations)
+
+    def _usable(self, conn: Any) -> Any:
+        """The writer's connection for the next group (a server backend replaces one that broke)."""
+        return conn
+
+    def _run_units(self, conn: Any, works: list[Work]) -> list[tuple[bool, Any]]:
+        """One transaction: each unit in its own SAVEPOINT, then COMMIT. (ok, result or exception) per unit."""
         outcomes: list[tuple[bool, Any]] = []
+        conn.execute(self.begin)
+        for work in works:
+            conn.execute("SAVEPOINT unit")
+            try:
+                result = work(conn)
+            except Exception as exc:  # one unit's failure is its own
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                outcomes.append((False, exc))
+            else:
+                conn.execute("RELEASE unit")
+                outcomes.append((True, result))
+        conn.execute("COMMIT")
+        return outcomes
+
+    def _run_group(self, conn: Any, group: list[Any]) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for work, _future, _loop in group:
-                conn.execute("SAVEPOINT unit")
-                try:
-                    result = work(conn)
-                except Exception as exc:  # one unit's failure is its own
-                    conn.execute("ROLLBACK TO unit")
-                    conn.execute("RELEASE unit")
-                    outcomes.append((False, exc))
-                else:
-                    conn.execute("RELEASE unit")
-                    outcomes.append((True, result))
-            conn.execute("COMMIT")
+            outcomes = self._run_units(conn, [work for work, _future, _loop in group])
         except Exception as exc:  # the commit itself failed: nobody's write is durable
             log.exception("store commit failed")
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a broken connection has no transaction left to end
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             outcomes = [(False, exc) for _ in group]
         self.groups_committed += 1
         self.units_committed += len(group)
@@ -211,3 +245,14 @@ def _migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";\n") if s.strip()]
+
+
+async def open_database(url: str, migrations: Sequence[str]) -> Database:
+    """The store named by `url` (DATABASE_URL), migrated: `sqlite:///PATH` or `postgresql://...`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres import PostgresDatabase  # psycopg is loaded only when PostgreSQL is used
+
+        return await PostgresDatabase.open(url, migrations)
+    if url.startswith("sqlite:///"):
+        return await Database.open(url.removeprefix("sqlite:///"), migrations)
+    raise ValueError("DATABASE_URL must be sqlite:///PATH or postgresql://...")

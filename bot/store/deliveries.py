@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.store.db import Database
@@ -49,23 +49,47 @@ class IncomingDelivery:
         return self.packed if self.packed is not None else pack(self.body)
 
 
+@dataclass(frozen=True)
+class DeliverySummary:
+    """A delivery without its body (the operators' status page)."""
+
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    state: str
+    attempts: int
+    received_at: float
+    handled_at: float | None
+    error: str | None
+
+
 class DeliveryStore:
-    def __init__(self, db: Database, *, replay_check: bool = True) -> None:
+    def __init__(
+        self, db: Database, *, replay_check: bool = True, order_key: Callable[[bytes], str | None] | None = None,
+        notify: str | None = None,
+    ) -> None:
         self.db = db
         #: refuse a body already stored under another id (WEBHOOK_REPLAY_CHECK)
         self.replay_check = replay_check
+        #: several replicas (bot/dispatch/delivery_claims.py): each delivery's ordering key is stored with it,
+        #: and its commit NOTIFYs this PostgreSQL channel
+        self.order_key = order_key
+        self.notify = notify
 
     async def record(self, delivery: IncomingDelivery) -> bool:
         """Store a verified delivery durably; False when its id was already stored (a redelivery), or when
         the same signed body was stored under another id (a replay: GitHub's own redeliveries keep the id)."""
         packed = delivery.stored_body()
         digest = hashlib.sha256(delivery.body).digest() if self.replay_check else None
+        order_key = self.order_key(delivery.body) if self.order_key is not None else None
 
         def work(conn: sqlite3.Connection) -> bool:
+            # two replicas storing one id at once: the second waits for the first's commit, then does nothing
             cur = conn.execute(
-                "INSERT OR IGNORE INTO deliveries"
-                " (id, event, action, installation_id, body, received_at, body_digest)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO deliveries"
+                " (id, event, action, installation_id, body, received_at, body_digest, order_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     delivery.id,
                     delivery.event,
@@ -74,9 +98,13 @@ class DeliveryStore:
                     packed,
                     delivery.received_at,
                     digest,
+                    order_key,
                 ),
             )
-            return cur.rowcount == 1
+            stored = cur.rowcount == 1
+            if stored and self.notify is not None:  # sent with the next statement, not waited for
+                conn.defer(f"NOTIFY {self.notify}")  # type: ignore[attr-defined]
+            return stored
 
         return await self.db.write(work)
 
@@ -134,8 +162,9 @@ class DeliveryStore:
 
         await self.db.write(work)
 
-    async def finish(self, delivery_id: str, errors: list[str], attempt: int) -> str:
-        """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`)."""
+    async def finish(self, delivery_id: str, errors: list[str], attempt: int, owner: str | None = None) -> str:
+        """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`). With `owner`
+        (several replicas), only while that replica holds the claim: one whose lease lapsed finishes nothing."""
         now = time.time()
         if not errors:
             state, next_at, error = "handled", 0.0, None
@@ -146,12 +175,13 @@ class DeliveryStore:
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE deliveries SET state = ?, next_attempt_at = ?, error = ?,"
+                "UPDATE deliveries SET state = ?, next_attempt_at = ?, error = ?, lease_until = NULL,"
                 " handled_at = CASE WHEN ? != 'pending' THEN ? ELSE handled_at END,"
                 " handled_count = handled_count + CASE WHEN ? = 'handled' THEN 1 ELSE 0 END,"
-                " body = CASE WHEN ? = 'handled' THEN x'' ELSE body END"
-                " WHERE id = ?",
-                (state, next_at, error, state, now, state, state, delivery_id),
+                " body = CASE WHEN ? = 'handled' THEN ? ELSE body END"
+                " WHERE id = ?" + (" AND claimed_by = ?" if owner is not None else ""),
+                (state, next_at, error, state, now, state, state, b"", delivery_id,
+                 *((owner,) if owner is not None else ())),
             )
 
         await self.db.write(work)
@@ -182,6 +212,18 @@ class DeliveryStore:
                 marks = ",".join("?" * len(chunk))
                 found.update(r[0] for r in conn.execute(f"SELECT id FROM deliveries WHERE id IN ({marks})", chunk))
             return found
+
+        return await self.db.read(work)
+
+    async def recent(self, limit: int = 50, *, state: str | None = None) -> list[DeliverySummary]:
+        """The newest deliveries (all states, or only `state`), newest first, without their bodies."""
+        where, args = ("WHERE state = ?", (state, limit)) if state is not None else ("", (limit,))
+
+        def work(conn: sqlite3.Connection) -> list[DeliverySummary]:
+            rows = conn.execute(
+                "SELECT id, event, action, installation_id, state, attempts, received_at, handled_at, error"
+                f" FROM deliveries {where} ORDER BY received_at DESC LIMIT ?", args).fetchall()
+            return [DeliverySummary(**dict(r)) for r in rows]
 
         return await self.db.read(work)
 

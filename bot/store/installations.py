@@ -87,6 +87,13 @@ class InstallationStore:
 
         return await self.db.read(work)
 
+    async def for_account(self, account: str) -> int | None:
+        """The live installation on this account (a user or organization, any case), if any."""
+        row = await self.db.read(lambda conn: conn.execute(
+            "SELECT id FROM installations WHERE lower(account) = lower(?) AND deleted = 0 ORDER BY id LIMIT 1",
+            (account,)).fetchone())
+        return int(row[0]) if row else None
+
     async def get(self, installation_id: int) -> dict[str, object] | None:
         def work(conn: sqlite3.Connection) -> dict[str, object] | None:
             row = conn.execute("SELECT * FROM installations WHERE id = ?", (installation_id,)).fetchone()

@@ -206,4 +206,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (repo, number, user)
     )
     """,
+    # 16: the retention sweep (bot/store/retention.py) reads ended rows oldest first: deliveries, jobs and
+    # validations by when they ended, then key (only ended rows are indexed: storing a delivery adds nothing)
+    """
+    CREATE INDEX deliveries_ended ON deliveries ((coalesce(handled_at, received_at)), id)
+        WHERE state IN ('handled', 'failed');
+    CREATE INDEX jobs_ended ON jobs ((coalesce(updated_at, created_at)), id)
+        WHERE state IN ('done', 'failed', 'cancelled');
+    CREATE INDEX validations_ended ON validations ((coalesce(finished_at, queued_at)), id)
+        WHERE state IN ('done', 'cancelled')
+    """,
+    # 17: several replicas on one PostgreSQL store (bot/dispatch/claims.py): who claimed a job or a delivery and
+    # until when its lease holds (an expired lease is claimed by another replica); a delivery's ordering key
+    # (one repository's issue or pull request: never two of one key in flight, oldest first)
+    """
+    ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL;
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN lease_until REAL;
+    ALTER TABLE deliveries ADD COLUMN order_key TEXT;
+    CREATE INDEX deliveries_order ON deliveries(order_key, received_at) WHERE state = 'pending'
+    """,
 ]

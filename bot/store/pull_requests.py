@@ -40,23 +40,39 @@ class PullRequestState:
     train_base: str | None = None
 
 
+_COLUMNS = ("repo, pr_number, merge_requested_by, last_notice, fix_attempts, needs_human, merged_sha,"
+            " merge_requested_sha, automerge_sha, native_auto_merge_sha, notice_comment_id, queued_sha,"
+            " train_ready_at, train_base")
+
+
+def _state(row: sqlite3.Row) -> PullRequestState:
+    data = dict(row)
+    data["needs_human"] = bool(data["needs_human"])
+    return PullRequestState(**data)
+
+
 class PullRequestStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def get(self, repo: str, pr_number: int) -> PullRequestState:
         def work(conn: sqlite3.Connection) -> PullRequestState:
-            row = conn.execute(
-                "SELECT repo, pr_number, merge_requested_by, last_notice, fix_attempts, needs_human, merged_sha,"
-                " merge_requested_sha, automerge_sha, native_auto_merge_sha, notice_comment_id, queued_sha,"
-                " train_ready_at, train_base FROM pull_requests WHERE repo = ? AND pr_number = ?",
-                (repo, pr_number),
-            ).fetchone()
-            if row is None:
-                return PullRequestState(repo, pr_number)
-            data = dict(row)
-            data["needs_human"] = bool(data["needs_human"])
-            return PullRequestState(**data)
+            row = conn.execute(f"SELECT {_COLUMNS} FROM pull_requests WHERE repo = ? AND pr_number = ?",
+                               (repo, pr_number)).fetchone()
+            return _state(row) if row is not None else PullRequestState(repo, pr_number)
+
+        return await self.db.read(work)
+
+    async def merging(self, repo: str) -> list[PullRequestState]:
+        """Pull requests of `repo` not merged yet for which a merge was asked, or that are in the bot's train or
+        GitHub's merge queue (the status page), by pull request number."""
+
+        def work(conn: sqlite3.Connection) -> list[PullRequestState]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM pull_requests WHERE repo = ? AND merged_sha IS NULL AND (merge_requested_by"
+                " IS NOT NULL OR automerge_sha IS NOT NULL OR queued_sha IS NOT NULL OR train_ready_at IS NOT NULL)"
+                " ORDER BY pr_number", (repo,)).fetchall()
+            return [_state(row) for row in rows]
 
         return await self.db.read(work)
 
@@ -111,7 +127,7 @@ class PullRequestStore:
 
         def work(conn: sqlite3.Connection) -> int | None:
             conn.execute(
-                "INSERT OR IGNORE INTO pull_requests (repo, pr_number, updated_at) VALUES (?, ?, ?)",
+                "INSERT INTO pull_requests (repo, pr_number, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (repo, pr_number, time.time()),
             )
             (used,) = conn.execute(

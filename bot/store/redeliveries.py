@@ -43,7 +43,9 @@ class RedeliveryStore:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO redelivery_cursor (name, newest_id, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET newest_id = max(newest_id, excluded.newest_id),"
+                " ON CONFLICT(name) DO UPDATE SET newest_id = CASE"
+                " WHEN excluded.newest_id > redelivery_cursor.newest_id THEN excluded.newest_id"
+                " ELSE redelivery_cursor.newest_id END,"
                 " updated_at = excluded.updated_at",
                 (name, newest_id, now),
             )
@@ -72,7 +74,8 @@ class RedeliveryStore:
         def work(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "INSERT INTO redelivery_asks (guid, asks, last_asked_at) VALUES (?, 1, ?)"
-                " ON CONFLICT(guid) DO UPDATE SET asks = asks + 1, last_asked_at = excluded.last_asked_at",
+                " ON CONFLICT(guid) DO UPDATE SET asks = redelivery_asks.asks + 1,"
+                " last_asked_at = excluded.last_asked_at",
                 (guid, now),
             )
             (asks,) = conn.execute("SELECT asks FROM redelivery_asks WHERE guid = ?", (guid,)).fetchone()

@@ -22,8 +22,8 @@ class RefusalStore:
 
         def work(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "INSERT INTO refusals (repo, number, user, replied_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (repo, number, user) DO UPDATE SET replied_at = excluded.replied_at"
+                'INSERT INTO refusals (repo, number, "user", replied_at) VALUES (?, ?, ?, ?)'
+                ' ON CONFLICT (repo, number, "user") DO UPDATE SET replied_at = excluded.replied_at'
                 " WHERE refusals.replied_at < ?",
                 (repo, number, user.lower(), now, now - window),
             )

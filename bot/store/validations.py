@@ -158,7 +158,9 @@ class ValidationStore:
     async def approve(self, repo: str, head_sha: str, by: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO approved_shas (repo, head_sha, approved_by, approved_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO approved_shas (repo, head_sha, approved_by, approved_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (repo, head_sha) DO UPDATE SET approved_by = excluded.approved_by,"
+                " approved_at = excluded.approved_at",
                 (repo, head_sha, by, time.time()),
             )
 
@@ -203,7 +205,7 @@ class ValidationStore:
         """Validations `queued` or `running` whose job is neither queued nor running (a crash, a lost job)."""
 
         def work(conn: sqlite3.Connection) -> list[ValidationRecord]:
-            live = {row[0] for row in conn.execute(_LIVE_IDS)}
+            live = {named for named, _state in _live_jobs(conn)}
             rows = conn.execute("SELECT * FROM validations WHERE state IN ('queued', 'running')").fetchall()
             return [_record(r) for r in rows if r["id"] not in live]
 
@@ -232,6 +234,22 @@ class ValidationStore:
                 " GROUP BY repo, installation_id ORDER BY repo", (since,),
             ).fetchall()
             return [(str(r[0]), int(r[1])) for r in rows]
+
+        return await self.db.read(work)
+
+    async def recent(self, repos: list[str], limit: int = 30, *, state: str | None = None) -> list[ValidationRecord]:
+        """The newest validations of these repositories (all states, or only `state`), newest first."""
+        where = " AND state = ?" if state is not None else ""
+
+        def work(conn: sqlite3.Connection) -> list[ValidationRecord]:
+            found: list[ValidationRecord] = []
+            for start in range(0, len(repos), 500):
+                chunk = repos[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.extend(_record(r) for r in conn.execute(
+                    f"SELECT * FROM validations WHERE repo IN ({marks}){where} ORDER BY created_at DESC LIMIT ?",
+                    (*chunk, *([state] if state is not None else []), limit)))
+            return sorted(found, key=lambda r: r.created_at, reverse=True)[:limit]
 
         return await self.db.read(work)
 
@@ -266,11 +284,22 @@ class QueuedJob:
 
 #: the job kind that runs a validation (its payload names the record: `validation_id`)
 JOB_KIND = "validation"
-#: the validation ids of live jobs (the queue's `jobs` table)
-_LIVE_IDS = ("SELECT json_extract(payload, '$.validation_id') FROM jobs"
-             f" WHERE kind = '{JOB_KIND}' AND state IN ('queued', 'running') AND json_valid(payload)")
-_JOB_STATES = ("SELECT json_extract(payload, '$.validation_id'), state FROM jobs"
-               f" WHERE kind = '{JOB_KIND}' AND state IN ('queued', 'running') AND json_valid(payload)")
+#: the live jobs of validations (the queue's `jobs` table): their payloads name the validation, read in Python
+#: (JSON functions differ between SQLite and PostgreSQL; live jobs are few)
+_JOB_STATES = f"SELECT payload, state FROM jobs WHERE kind = '{JOB_KIND}' AND state IN ('queued', 'running')"
+
+
+def _live_jobs(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(validation id, state) of each queued or running validation job."""
+    found: list[tuple[str, str]] = []
+    for payload, state in conn.execute(_JOB_STATES):
+        try:
+            named = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(named, dict) and named.get("validation_id") is not None:
+            found.append((str(named["validation_id"]), str(state)))
+    return found
 
 
 def _get(conn: sqlite3.Connection, validation_id: str) -> ValidationRecord:
@@ -278,7 +307,7 @@ def _get(conn: sqlite3.Connection, validation_id: str) -> ValidationRecord:
 
 
 def _live_job(conn: sqlite3.Connection, validation_id: str, states: tuple[str, ...] = ("queued", "running")) -> bool:
-    return any(row[0] == validation_id and row[1] in states for row in conn.execute(_JOB_STATES))
+    return any(named == validation_id and state in states for named, state in _live_jobs(conn))
 
 
 def _merge_reported(conn: sqlite3.Connection, validation_id: str, reported: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github import check_runs
+from bot.runtime.logs import delivery_attempt
 from config.loader import LoadedConfig
 from handlers.context import EventContext
 
@@ -89,7 +90,12 @@ async def check_config(event: sansio.Event, gh: GitHubAPI, ctx: EventContext) ->
     base = await ctx.repo_config(owner, repo, pr["base"]["ref"])
     head = await _changed_config(ctx, event, base)
     report = config_report(base, head)
-    await check_runs.create_once(  # one per head: `synchronize` and `reopened` of one head are two events
+    # One per head: `synchronize` and `reopened` of one head are two events, and a crash may come between
+    # GitHub's answer and the delivery's end, so those look first. The first handling of `opened` saves
+    # that lookup (a PR's first head has had no event; a second PR opened on the very same commit gets a
+    # second `codegen/config` run with the same result, which GitHub shows as one).
+    first_sight = event.data.get("action") == "opened" and delivery_attempt() == 1
+    await (check_runs.create if first_sight else check_runs.create_once)(
         gh,
         owner,
         repo,

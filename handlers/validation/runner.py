@@ -14,6 +14,10 @@
   of GitHub, is not the base repository; a deleted fork counts) gets none, approved or not, unless
   SECRETS_FOR_FORKS; a merge-queue commit is trusted. Fork code with names configured runs without them,
   and `build`'s summary says so.
+- Engines (`DOCKER_HOSTS`): the validation holds one engine's slot from fetching the commit to its report
+  (validators/engine_pool.py); its snapshot, images and browser are on that engine, and on a remote one the
+  health check and the firewall are too (validators/engine_host.py). With no engine answering it ends like
+  any failure to reach Docker.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from bot.store.validations import ValidationRecord
 from config.schema import RepoConfig
 from handlers.validation import check_run_set
 from handlers.validation.limits import within_caps
+from validators.engine_pool import Engine, EngineUnavailable
 from validators.outcome import StageOutcome
 from validators.pipeline import StageListener, ValidationRequest, validate
 from validators.snapshot import INSTANCE_LABEL
@@ -116,19 +121,35 @@ async def _run(svc: ValidationService, job: Job, gh: GitHubAPI, record: Validati
         await end_failed(svc, gh, record, secrets.title, secrets.summary)
         return
     try:
-        prepared = await _prepare(svc, gh, record)
+        async with svc.engine_pool().slot() as engine:
+            await _run_on(svc, job, gh, record, config, secrets, engine)
+    except EngineUnavailable as exc:
+        await _not_prepared(svc, gh, record, exc)
+
+
+async def _not_prepared(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord, exc: Exception) -> None:
+    log.error("could not prepare validation %s: %s", record.id, exc, exc_info=not isinstance(exc, EngineUnavailable))
+    await end_failed(svc, gh, record, "Could not prepare the snapshot",
+                     f"Fetching the commit or reaching Docker failed: `{type(exc).__name__}`."
+                     " Press Re-run to try again.")
+
+
+async def _run_on(svc: ValidationService, job: Job, gh: GitHubAPI, record: ValidationRecord, config: RepoConfig,
+                  secrets: SecretsPlan, engine: Engine) -> None:
+    owner, name = record.owner_repo
+    try:
+        prepared = await _prepare(svc, gh, record, engine)
     except Exception as exc:
-        log.exception("could not prepare validation %s", record.id)
-        await end_failed(svc, gh, record, "Could not prepare the snapshot",
-                         f"Fetching the commit or reaching Docker failed: `{type(exc).__name__}`."
-                         " Press Re-run to try again.")
+        await _not_prepared(svc, gh, record, exc)
         return
+    log.info("validation %s runs on Docker engine %s", record.id, engine.name)
     concluded = frozenset(await _concluded(svc, gh, record))
     reporter = CheckRunReporter(
         gh, owner, name, record.check_runs, offer_fix=True, concluded=concluded,
         on_reported=lambda stage, conclusion: svc.store.mark_reported(record.id, {stage: conclusion}),
     )
     request = await _request(svc, job, record, config, prepared, secrets)
+    request.firewall_host, request.health_probe = engine.firewall_host, engine.health_probe
     try:
         report = await validate(request, MeteredListener(reporter, svc.observe_stage, concluded))
     finally:
@@ -207,13 +228,13 @@ async def from_fork(gh: GitHubAPI, record: ValidationRecord) -> bool:
     return str(head.get("full_name") or "").lower() != record.repo.lower()
 
 
-async def _prepare(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord) -> Prepared:
-    """The commit as a tar, the PR's changed files and the Docker client (the request's inputs)."""
+async def _prepare(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord, engine: Engine) -> Prepared:
+    """The commit as a tar, the PR's changed files and the engine's Docker client (the request's inputs)."""
     token = await svc.github.token_for(record.installation_id)
     repo_dir = await svc._fetch_commit(record, token)
     source = await svc.git_cache.archive(repo_dir, record.head_sha)
     changed = await svc._changed_files(gh, record, repo_dir)
-    return Prepared(source, changed, await svc.docker_client())
+    return Prepared(source, changed, await asyncio.to_thread(engine.client))
 
 
 async def _concluded(svc: ValidationService, gh: GitHubAPI, record: ValidationRecord) -> set[str]:

@@ -5,7 +5,8 @@
   It cancels the PR's older validation (its container stops, its check runs end `cancelled`), decides with
   the pure gate (handlers/validation/gate.py), and creates one check run per stage: `queued` for a
   run, or concluded `action_required` with an **Approve and run** button for held (untrusted) code.
-- The `validation` job (at most `VALIDATION_CONCURRENCY` at once, default 2) fetches the exact head SHA
+- The `validation` job (at most `VALIDATION_CONCURRENCY` at once per Docker engine, default 2; the engines
+  are `DOCKER_HOSTS`, validators/engines.py, each validation on the least loaded one) fetches the exact head SHA
   from the base repository (its `refs/pull/N/head`, forks' PRs included) into that repository's bare cache
   with the installation token as an HTTP header, copies it into a container as a tar, runs the pipeline
   (validators/pipeline.py) and reports each stage to its check run. The report is kept in the store. A
@@ -43,6 +44,7 @@ from handlers.validation.check_run_set import APPROVE, stages_for
 from handlers.validation.gate import Decision, Hold, PullState, Run, decide_validation
 from handlers.validation.limits import SnapshotCaps
 from handlers.validation.reconcile import job_key
+from validators.engine_pool import EnginePool, pool_from_settings
 from validators.git_source import GitCache
 from validators.image_policy import DEFAULT_ALLOWED_IMAGES
 from validators.outcome import ValidationReport
@@ -65,8 +67,14 @@ def instance_id(settings: Any) -> str:
     return hashlib.sha256(f"{settings.database_url}|{settings.github_app_id}".encode()).hexdigest()[:16]
 
 
-async def remove_leftover_snapshots(instance: str | None = None) -> int:
-    """At start-up: remove containers, networks and anonymous volumes a crash left behind (by label)."""
+async def remove_leftover_snapshots(instance: str | None = None, pool: EnginePool | None = None) -> int:
+    """At start-up: remove containers, networks and anonymous volumes a crash left behind (by label), on every
+    engine of `pool` when given, else on the environment's engine."""
+    if pool is not None:
+        removed = await pool.cleanup_leftovers(instance)
+        if removed:
+            log.warning("removed %d snapshot object(s) left by an earlier run", removed)
+        return removed
     try:
         client = await asyncio.to_thread(docker.from_env)
     except Exception:
@@ -116,18 +124,28 @@ class ValidationService:
     secrets: OperatorSecrets = field(default_factory=OperatorSecrets)
     #: SECRETS_FOR_FORKS: fork code gets secrets too
     secrets_for_forks: bool = False
+    #: DOCKER_HOSTS (validators/engines.py); ignored when `engines` is given
+    docker_hosts: str = ""
+    #: the engines validations run on (built from `docker_hosts` and `concurrency` when None)
+    engines: EnginePool | None = None
     #: (repository, head SHA) the open-PR reconciliation already looked at in this process
     examined: set[tuple[str, str]] = field(default_factory=set)
     _browsers: asyncio.Semaphore = field(init=False)
-    _docker: docker.DockerClient | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._browsers = asyncio.Semaphore(self.max_browsers)
+        if self.engines is None:  # ValueError naming the bad DOCKER_HOSTS entry
+            self.engines = pool_from_settings(self.docker_hosts, self.concurrency, self.instance)
+
+    def engine_pool(self) -> EnginePool:
+        assert self.engines is not None
+        return self.engines
 
     def register(self) -> None:
-        # slots are shared between installations: one tenant's burst cannot starve another's validations
-        self.jobs.register(JOB, self.run_job, concurrency=self.concurrency, max_attempts=3, fair=True,
+        # slots are shared between installations: one tenant's burst cannot starve another's validations;
+        # as many run at once as the engines have slots (each engine's own limit: EnginePool.slot)
+        self.jobs.register(JOB, self.run_job, concurrency=self.engine_pool().total_slots, max_attempts=3, fair=True,
                            on_exhausted=self.on_exhausted)
 
     def pr_lock(self, repo: str, number: int | None) -> asyncio.Lock:
@@ -137,11 +155,6 @@ class ValidationService:
     def observe_stage(self, stage: str, outcome: str, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.validation_stage_seconds.labels(stage=stage, outcome=outcome).observe(seconds)
-
-    async def docker_client(self) -> docker.DockerClient:
-        if self._docker is None:
-            self._docker = await asyncio.to_thread(docker.from_env)
-        return self._docker
 
     # --- triggering ---------------------------------------------------------------------------
     async def request(
@@ -273,14 +286,14 @@ class ValidationService:
         artifacts = self.artifacts
 
         async def run(base_url: str, cfg: RepoConfig, validation_id: str, *, network: str | None = None,
-                      app_host: str | None = None) -> Any:
+                      app_host: str | None = None, docker: Any = None) -> Any:
             async def save(name: str, data: bytes) -> str:
                 path = await asyncio.to_thread(artifacts.save, validation_id, name, data)
                 return artifacts.signed_url(validation_id, path.name)
 
             async with self._browsers:
                 return await evaluate(base_url, cfg.web_eval, save, self.chromium_path, self.max_browsers,
-                                      network=network, app_host=app_host)
+                                      network=network, app_host=app_host, docker=docker)
 
         return run
 

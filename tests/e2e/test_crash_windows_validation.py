@@ -161,3 +161,20 @@ async def test_a_crash_after_a_stage_reported_does_not_report_it_again(
     (analysis,) = [r for r in bot.runs() if r.name == "codegen/analysis"]
     updates = [c for c in fake_github.calls("checks/update") if c.path_params["check_run_id"] == str(analysis.id)]
     assert len(updates) == 1, "the analysis check run was reported again after the restart"
+
+
+async def test_a_crash_after_the_first_github_write_keeps_one_config_check_run(
+    fake_github: FakeGitHub, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    """The first handling of `opened` creates `codegen/config` without looking (one request saved per PR);
+    the handling after a crash is attempt 2 and must look first."""
+    bot = CrashedBot(fake_github, tmp_path)
+    seen: list[str] = []
+
+    def at_crash() -> None:
+        seen.extend(r.name for r in fake_github.world.check_runs.values() if r.head_sha == bot.sha)
+        assert "codegen/config" in seen  # the crash came right after its creation
+
+    await crash_and_recover(bot, "github.write.after:codegen/config", at_crash)
+    config = [r for r in fake_github.world.check_runs.values() if r.head_sha == bot.sha and r.name == "codegen/config"]
+    assert len(config) == 1 and config[0].conclusion == "success", f"check runs at the crash: {seen}"

@@ -77,3 +77,24 @@ async def test_callback_exchanges_the_code_writes_env_and_starts_accepting_webho
     # the App is configured now: no callback is accepted any more (tests/security/test_setup.py)
     async with bot.session.get(f"{bot.url}/setup/callback", params={"code": "one-time-code", "state": state}) as resp:
         assert resp.status == 409
+
+
+async def test_app_manifest_path_chooses_the_manifest_and_a_missing_one_is_named(
+    start_bot: StartBot, tmp_path: Path
+) -> None:
+    """The image installs the package without app.yml beside it and sets APP_MANIFEST_PATH (issue 16)."""
+    own = tmp_path / "manifest.yml"
+    own.write_text(APP_YML.read_text().replace("\nname: codegen-bot", "\nname: acme-codegen", 1))
+    bot = await start_bot(github_app_id=None, github_private_key=None, github_webhook_secret=None,
+                          app_manifest_path=own)
+    async with bot.session.get(bot.setup_link()) as resp:
+        assert resp.status == 200
+        _, manifest = form_of(await resp.text())
+    assert manifest["name"] == yaml.safe_load(own.read_text())["name"] != yaml.safe_load(APP_YML.read_text())["name"]
+
+    missing = tmp_path / "nowhere.yml"
+    bot = await start_bot(github_app_id=None, github_private_key=None, github_webhook_secret=None,
+                          app_manifest_path=missing)
+    async with bot.session.get(bot.setup_link()) as resp:
+        assert resp.status == 503
+        assert str(missing) in await resp.text() and "APP_MANIFEST_PATH" in await resp.text()

@@ -57,6 +57,13 @@ Public API (stable; other modules build on it):
         hook_deliveries() -> [HookDelivery]      every attempt, oldest first (redeliveries appended when made)
         await settle_deliveries()                wait until the redeliveries asked for so far were made
 
+    GitHub sign-in (github_oauth.py: `/login/oauth/authorize`, `/login/oauth/access_token`, user access tokens
+    for `GET /user`, `GET /user/installations`, `GET /user/installations/{id}/repositories`):
+        sign_in_browser(login | None)           who the browser is signed in to GitHub as
+        add_callback_url(url)                    a callback URL of the App (authorize redirects only there)
+        user_token(login) -> str                 a user access token without the web flow
+        expire_user_tokens()
+
 Auth, like GitHub: /app, /app/installations/{id}/access_tokens and /repos/{o}/{r}/installation need an
 App JWT (see github_auth.py); repository endpoints and /graphql need an unexpired installation token
 of an installation that has the repository (401 otherwise; 404 when the token cannot see the repo; 403
@@ -98,6 +105,7 @@ from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_graphql import GraphQL
 from tests.fakes.github_hook_state import HookDeliverySetup
 from tests.fakes.github_ids import new_rsa_key
+from tests.fakes.github_oauth import OAuthSetup
 from tests.fakes.github_rest import RestOperations
 from tests.fakes.github_server import GitHubServer, RecordedRequest
 from tests.fakes.github_setup import GitHubSetup
@@ -130,7 +138,7 @@ DEFAULT_EVENTS = [
 ]
 
 
-class FakeGitHub(HookDeliverySetup, GitHubSetup, GitHubServer):
+class FakeGitHub(OAuthSetup, HookDeliverySetup, GitHubSetup, GitHubServer):
     """See the module docstring."""
 
     def __init__(

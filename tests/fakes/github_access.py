@@ -4,7 +4,8 @@
 App JWT (see github_auth.py); repository endpoints and /graphql need an unexpired installation token of an installation
 that has the repository (401 otherwise; 404 when the token cannot see the repo; 403 "Resource not accessible
 by integration" when the installation lacks the permission); organization endpoints need an installation
-token of an installation on that organization (see github_rest_orgs.py); manifest conversions need nothing;
+token of an installation on that organization (see github_rest_orgs.py); `/user` and `/user/installations…`
+need a user access token (github_oauth.py); manifest conversions need nothing;
 /rate_limit takes anything.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tests.fakes.github_auth import AuthError, Credentials, authenticate
+from tests.fakes.github_oauth import USER_OPERATIONS, authenticate_user
 from tests.fakes.github_rest_base import HttpError
 from tests.fakes.github_rest_orgs import ORG_OPERATIONS, check_org_access
 from tests.fakes.github_state import World
@@ -78,6 +80,9 @@ def authorize(
     """The caller's credentials if it may call the operation; HttpError (401, 403 or 404) otherwise."""
     if operation_id in OPEN_OPERATIONS:
         return Credentials("none")
+    if operation_id in USER_OPERATIONS:  # a user access token (github_oauth.py)
+        authenticate_user(world, headers)
+        return Credentials("user")
     try:
         creds = authenticate(headers, world.apps, world.tokens, world.clock)
     except AuthError as error:

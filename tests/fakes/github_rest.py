@@ -11,6 +11,7 @@ one module per family of the REST API, each with the rules GitHub enforces beyon
     github_rest_review_comments.py  pull request review comments: list, reply in a thread, reactions
     github_rest_hook_deliveries.py  the App webhook's deliveries: list, get, redeliver (github_hook_state.py)
     github_rest_orgs.py     organization teams: a user's team membership
+    github_oauth.py         a user access token's user, installations and repositories (and GitHub sign-in)
 
 What a handler gets and gives (`Call`, `Reply`, `HttpError`) and what they share is in
 github_rest_base.py; who may call what (`LEVELS`) in github_access.py.
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from tests.fakes.github_access import LEVELS
 from tests.fakes.github_bodies import Bodies
+from tests.fakes.github_oauth import OAuthOperations
 from tests.fakes.github_rest_apps import AppOperations
 from tests.fakes.github_rest_base import DOCS, Call, Handler, HttpError, Reply
 from tests.fakes.github_rest_checks import CheckOperations
@@ -37,7 +39,7 @@ __all__ = ["DOCS", "LEVELS", "Call", "HttpError", "Reply", "RestOperations"]
 
 FAMILIES = (
     AppOperations, CheckOperations, IssueOperations, PullOperations, RepoOperations, ReviewCommentOperations,
-    HookDeliveryOperations, OrgOperations,
+    HookDeliveryOperations, OrgOperations, OAuthOperations,
 )
 
 

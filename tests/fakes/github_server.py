@@ -31,6 +31,7 @@ from tests.fakes.github_limits import (
     primary_rate_limit,
     secondary_rate_limit,
 )
+from tests.fakes.github_oauth import oauth_web
 from tests.fakes.github_rest import RestOperations
 from tests.fakes.github_rest_base import Call, HttpError, Reply, error_body
 from tests.fakes.github_state import World
@@ -240,6 +241,9 @@ class GitHubServer:
         self.requests.append(record)
         if parts.path == "/graphql":
             response = await self._graphql(request.method, headers, raw, record)
+        elif parts.path.startswith("/login/oauth/"):  # github.com's sign-in, not the API (github_oauth.py)
+            record.operation_id, response = await oauth_web(self.world, request.method, parts.path, record.query,
+                                                            raw, headers)
         else:
             response = await self._rest(request.method, request.raw_path, headers, raw, record)
         record.status = response.status

@@ -353,6 +353,8 @@ class World:
     hooks: HookDeliveries = field(default_factory=HookDeliveries)
     #: organization teams by "<org lowercased>/<slug>" (github_rest_orgs.Team)
     teams: dict[str, Any] = field(default_factory=dict)
+    #: GitHub sign-in: the browser's user, OAuth codes and user access tokens (github_oauth.OAuthState)
+    oauth: Any = None
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name]

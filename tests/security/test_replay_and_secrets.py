@@ -38,7 +38,7 @@ async def test_a_signed_body_replayed_under_a_new_delivery_id_is_handled_once(
     status, answer = await bot.deliver("issue_comment", body, delivery_id="replayed-with-a-new-id")
     assert (status, answer["status"]) == (202, "duplicate")
     await bot.drain()
-    helps = [c for c in fake_github.world.comments.values() if "codegen-bot commands" in c.body]
+    helps = [c for c in fake_github.world.comments.values() if "What you can ask me here" in c.body]
     assert len(helps) == 1
 
 

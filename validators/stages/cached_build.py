@@ -26,6 +26,7 @@ from validators.setup_cache import (
     STALE,
     cache_key,
     image_tag,
+    mark_used,
     setup_images,
     stale_files,
     to_prune,
@@ -54,10 +55,11 @@ async def find_setup_cache(req: ValidationRequest, image: str) -> SetupCache | N
 
     def exists() -> bool:
         try:
-            req.docker.images.get(tag)
-            return True
+            cached = req.docker.images.get(tag)
         except docker.errors.ImageNotFound:
             return False
+        mark_used(cached, tag)  # the retention sweep keeps what was used within RETENTION_DAYS
+        return True
 
     reuse = await asyncio.to_thread(exists)
     if not reuse and not req.shared_caches:

@@ -28,7 +28,10 @@ async def run_deploy(req: ValidationRequest, snapshot: Snapshot, deadline: float
                             "The snapshot has no address on its app network.")
     url = f"{snapshot.app_url}{check.path}"
     timeout = max(1.0, min(float(check.timeout_seconds), deadline - time.monotonic()))
-    health = await wait_healthy(url, timeout=timeout)
+    if req.health_probe is not None:  # an engine on another host: from inside it (validators/engine_host.py)
+        health = await req.health_probe(snapshot, url, timeout)
+    else:
+        health = await wait_healthy(url, timeout=timeout)
     logs = await snapshot.background_logs(tail=200)
     duration = time.monotonic() - started
     detail = f"`{snap.deploy}` started; `GET {check.path}` on port {snap.port}"

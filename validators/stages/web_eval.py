@@ -6,7 +6,8 @@ request's `web_eval` callable (validators/web_eval), whose browser always runs i
 The callable gets `Snapshot.app_url` (where the bot reaches the app) and the keywords `network=` (the
 snapshot's internal app network, which the browser container joins) and `app_host=` (the app's name on it).
 `where_kwargs` passes those keywords only to a callable that takes them (one written before snapshots had
-networks gets the URL alone; `evaluate` then finds the network by the app's address).
+networks gets the URL alone; `evaluate` then finds the network by the app's address). A callable with a
+`docker` parameter also gets the snapshot's engine (`DOCKER_HOSTS`): the browser runs there.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from validators.outcome import StageOutcome
 from validators.request import ValidationRequest
 from validators.snapshot import Snapshot
 from validators.stages.skips import NO_WEB_EVAL, NOT_DEPLOYED, skipped
+
+
+def _takes(function: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name for p in params)  # named: a `**where` callable keeps getting the two keywords
 
 
 def web_eval_wanted(req: ValidationRequest) -> bool:
@@ -45,5 +54,7 @@ async def run_web_eval(req: ValidationRequest, snapshot: Snapshot | None, earlie
         return skipped("web-eval", NO_WEB_EVAL)
     if earlier_failed or not req.config.snapshot.deploy or snapshot is None or snapshot.app_url is None:
         return skipped("web-eval", NOT_DEPLOYED)
-    where = where_kwargs(req.web_eval, snapshot.app_network, snapshot.app_address)
+    where: dict[str, Any] = dict(where_kwargs(req.web_eval, snapshot.app_network, snapshot.app_address))
+    if where and _takes(req.web_eval, "docker"):
+        where["docker"] = req.docker  # the browser runs on the snapshot's engine (DOCKER_HOSTS)
     return await req.web_eval(snapshot.app_url, req.config, req.validation_id, **where)

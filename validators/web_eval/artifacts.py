@@ -4,7 +4,8 @@ Files live under `ARTIFACTS_DIR/{validation}/{name}`. A URL is
 `{PUBLIC_URL}/artifacts/{validation}/{name}?expires=<unix>&sig=<hex>` where `sig` is
 HMAC-SHA256(key, "{validation}/{name}/{expires}"): unguessable without the key, refused (403) once
 expired or when any part was changed. The key is ARTIFACT_SIGNING_KEY, or one derived from the webhook
-secret when that is not set (so a configured App needs nothing more).
+secret when that is not set (so a configured App needs nothing more). A validation's files are removed
+`ARTIFACT_RETENTION_DAYS` after they were last written (`remove_older_than`, the retention sweep).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import quote
+
+from validators.retention import Usage, directory_last_used, expired
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 
@@ -44,6 +49,18 @@ class ArtifactStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return path
+
+    def remove_older_than(self, before: float, keep: Collection[str] = ()) -> int:
+        """Blocking (the retention sweep): remove each validation's artifacts last written before `before`,
+        except those of the validations in `keep` (still running); returns how many validations' were removed."""
+        if not self.root.is_dir():
+            return 0
+        usages = [Usage(path.name, directory_last_used(path)) for path in self.root.iterdir()
+                  if path.is_dir() and _NAME.match(path.name)]
+        names = expired(usages, before, keep)
+        for name in names:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        return len(names)
 
     def _sign(self, validation: str, name: str, expires: int) -> str:
         return hmac.new(self._key, f"{validation}/{name}/{expires}".encode(), hashlib.sha256).hexdigest()

@@ -200,8 +200,12 @@ def _remove(container: Any) -> None:
 
 @contextlib.asynccontextmanager
 async def browser_sandbox(base_url: str, chromium_path: str = "/usr/bin/chromium", *, network: str | None = None,
-                          app_host: str | None = None) -> AsyncIterator[Sandbox]:
-    client = await asyncio.to_thread(docker.from_env)
+                          app_host: str | None = None, client: docker.DockerClient | None = None
+                          ) -> AsyncIterator[Sandbox]:
+    """`client`: the snapshot's engine (DOCKER_HOSTS); default `docker.from_env()`, closed at the end."""
+    own = client is None
+    if client is None:
+        client = await asyncio.to_thread(docker.from_env)
     try:
         if network is not None:
             target = await asyncio.to_thread(_given_network, client, base_url, network, app_host or APP_ALIAS)
@@ -218,4 +222,5 @@ async def browser_sandbox(base_url: str, chromium_path: str = "/usr/bin/chromium
         finally:
             await asyncio.shield(asyncio.to_thread(_remove, container))
     finally:
-        client.close()
+        if own:
+            client.close()

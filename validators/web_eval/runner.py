@@ -298,8 +298,8 @@ def _label(step: FlowStep, index: int) -> str:
 
 
 async def evaluate(base_url: str, config: WebEvalConfig, save: SaveArtifact, chromium_path: str = "/usr/bin/chromium",
-                   max_concurrent: int = 2, *, network: str | None = None, app_host: str | None = None
-                   ) -> StageOutcome:
+                   max_concurrent: int = 2, *, network: str | None = None, app_host: str | None = None,
+                   docker: Any = None) -> StageOutcome:
     """Evaluate the app at `base_url` in a browser container (see validators/web_eval/container.py).
 
     `network`/`app_host`: the snapshot's internal network and the app's name on it (the app is then
@@ -308,7 +308,8 @@ async def evaluate(base_url: str, config: WebEvalConfig, save: SaveArtifact, chr
     """
     started = time.monotonic()
     try:
-        async with browser_sandbox(base_url, chromium_path, network=network, app_host=app_host) as sandbox:
+        async with browser_sandbox(base_url, chromium_path, network=network, app_host=app_host,
+                                   client=docker) as sandbox:
             evaluation = WebEvaluation(sandbox.app_url, config, save, sandbox.cdp_url, max_concurrent,
                                        on_connected=sandbox.connected)
             items = await evaluation.run()

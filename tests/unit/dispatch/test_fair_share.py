@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from bot.dispatch.jobs import Job, JobQueue
-from bot.store.db import Database
+from bot.store.db import open_database
 from bot.store.migrations import MIGRATIONS
 from tests.support.eventually import eventually
 
 
-async def started_order(tmp_path: Path, *, fair: bool) -> list[str]:
+async def started_order(database_url: str, *, fair: bool) -> list[str]:
     """Tenant A queues five jobs, then tenant B one; two slots. Which tenants' jobs start, in order?"""
-    db = await Database.open(str(tmp_path / f"bot-{fair}.db"), MIGRATIONS)
+    db = await open_database(database_url, MIGRATIONS)
     queue = JobQueue(db, idle_poll=0.05)
     started: list[str] = []
     release = asyncio.Event()
@@ -37,11 +36,11 @@ async def started_order(tmp_path: Path, *, fair: bool) -> list[str]:
     return started
 
 
-async def test_a_second_tenant_gets_a_slot_before_the_first_tenants_backlog(tmp_path: Path) -> None:
-    order = await started_order(tmp_path, fair=True)
+async def test_a_second_tenant_gets_a_slot_before_the_first_tenants_backlog(database_url: str) -> None:
+    order = await started_order(database_url, fair=True)
     assert order[:2] == ["A", "B"]
     assert sorted(order) == ["A"] * 5 + ["B"]
 
 
-async def test_without_fair_share_the_oldest_jobs_win(tmp_path: Path) -> None:
-    assert (await started_order(tmp_path, fair=False))[:2] == ["A", "A"]
+async def test_without_fair_share_the_oldest_jobs_win(database_url: str) -> None:
+    assert (await started_order(database_url, fair=False))[:2] == ["A", "A"]

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from bot.dispatch.jobs import Job, JobQueue, Retry
-from bot.store.db import Database
+from bot.store.db import Database, open_database
 from bot.store.migrations import MIGRATIONS
 
 
-async def open_queue(tmp_path: Path) -> tuple[Database, JobQueue]:
-    db = await Database.open(str(tmp_path / "bot.db"), MIGRATIONS)
+async def open_queue(database_url: str) -> tuple[Database, JobQueue]:
+    db = await open_database(database_url, MIGRATIONS)
     return db, JobQueue(db, idle_poll=0.05)
 
 
-async def test_runs_jobs_with_a_concurrency_limit_per_kind(tmp_path: Path) -> None:
-    db, queue = await open_queue(tmp_path)
+async def test_runs_jobs_with_a_concurrency_limit_per_kind(database_url: str) -> None:
+    db, queue = await open_queue(database_url)
     running = 0
     peak = 0
     done: list[int] = []
@@ -43,8 +42,8 @@ async def test_runs_jobs_with_a_concurrency_limit_per_kind(tmp_path: Path) -> No
     await db.close()
 
 
-async def test_retry_reschedules_and_a_keyed_enqueue_replaces_the_queued_job(tmp_path: Path) -> None:
-    db, queue = await open_queue(tmp_path)
+async def test_retry_reschedules_and_a_keyed_enqueue_replaces_the_queued_job(database_url: str) -> None:
+    db, queue = await open_queue(database_url)
     seen: list[int] = []
 
     async def poll(job: Job) -> Retry | None:
@@ -66,8 +65,8 @@ async def test_retry_reschedules_and_a_keyed_enqueue_replaces_the_queued_job(tmp
     await db.close()
 
 
-async def test_failures_retry_then_fail(tmp_path: Path) -> None:
-    db, queue = await open_queue(tmp_path)
+async def test_failures_retry_then_fail(database_url: str) -> None:
+    db, queue = await open_queue(database_url)
     attempts: list[int] = []
 
     async def broken(job: Job) -> None:
@@ -87,8 +86,8 @@ async def test_failures_retry_then_fail(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_cancel_stops_a_running_job_at_once(tmp_path: Path) -> None:
-    db, queue = await open_queue(tmp_path)
+async def test_cancel_stops_a_running_job_at_once(database_url: str) -> None:
+    db, queue = await open_queue(database_url)
     started = asyncio.Event()
     cancelled = asyncio.Event()
 
@@ -116,8 +115,8 @@ async def test_cancel_stops_a_running_job_at_once(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_jobs_interrupted_by_a_stop_run_again_after_restart(tmp_path: Path) -> None:
-    db, queue = await open_queue(tmp_path)
+async def test_jobs_interrupted_by_a_stop_run_again_after_restart(database_url: str) -> None:
+    db, queue = await open_queue(database_url)
     started = asyncio.Event()
 
     async def hang(job: Job) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from gidgethub import routing, sansio
 from bot.dispatch.worker import DeliveryWorker
 from bot.runtime.metrics import Metrics
 from bot.store import deliveries as deliveries_module
-from bot.store.db import Database
+from bot.store.db import Database, open_database
 from bot.store.deliveries import DeliveryStore, IncomingDelivery
 from bot.store.migrations import MIGRATIONS
 
@@ -30,8 +29,8 @@ async def no_context(event: sansio.Event) -> tuple[Any, ...]:
     return (None,)
 
 
-async def open_store(tmp_path: Path) -> tuple[Database, DeliveryStore]:
-    db = await Database.open(str(tmp_path / "bot.db"), MIGRATIONS)
+async def open_store(database_url: str) -> tuple[Database, DeliveryStore]:
+    db = await open_database(database_url, MIGRATIONS)
     return db, DeliveryStore(db)
 
 
@@ -40,8 +39,8 @@ async def states(db: Database) -> dict[str, tuple[str, int, str | None]]:
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-async def test_a_raising_handler_does_not_stop_the_others_and_is_recorded(tmp_path: Path) -> None:
-    db, store = await open_store(tmp_path)
+async def test_a_raising_handler_does_not_stop_the_others_and_is_recorded(database_url: str) -> None:
+    db, store = await open_store(database_url)
     seen: list[str] = []
     router = routing.Router()
 
@@ -71,9 +70,9 @@ async def test_a_raising_handler_does_not_stop_the_others_and_is_recorded(tmp_pa
     await db.close()
 
 
-async def test_retry_runs_only_the_callbacks_that_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_retry_runs_only_the_callbacks_that_failed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deliveries_module, "RETRY_DELAYS", {1: 0.0, 2: 0.0})
-    db, store = await open_store(tmp_path)
+    db, store = await open_store(database_url)
     calls = {"flaky": 0, "steady": 0}
     router = routing.Router()
 
@@ -102,9 +101,9 @@ async def test_retry_runs_only_the_callbacks_that_failed(tmp_path: Path, monkeyp
     await db.close()
 
 
-async def test_gives_up_after_max_attempts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_gives_up_after_max_attempts(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deliveries_module, "RETRY_DELAYS", {1: 0.0, 2: 0.0})
-    db, store = await open_store(tmp_path)
+    db, store = await open_store(database_url)
     router = routing.Router()
 
     @router.register("issues")
@@ -128,8 +127,8 @@ async def test_gives_up_after_max_attempts(tmp_path: Path, monkeypatch: pytest.M
     await db.close()
 
 
-async def test_same_thread_in_order_and_overflow_spills_to_store(tmp_path: Path) -> None:
-    db, store = await open_store(tmp_path)
+async def test_same_thread_in_order_and_overflow_spills_to_store(database_url: str) -> None:
+    db, store = await open_store(database_url)
     order: list[int] = []
     router = routing.Router()
 
@@ -154,13 +153,13 @@ async def test_same_thread_in_order_and_overflow_spills_to_store(tmp_path: Path)
     await db.close()
 
 
-async def test_pending_deliveries_are_handled_after_a_restart(tmp_path: Path) -> None:
-    db, store = await open_store(tmp_path)
+async def test_pending_deliveries_are_handled_after_a_restart(database_url: str) -> None:
+    db, store = await open_store(database_url)
     for i in range(10):
         await store.record(incoming(i))
     await db.close()  # the process "died" before handling anything
 
-    db, store = await open_store(tmp_path)
+    db, store = await open_store(database_url)
     seen: list[str] = []
     router = routing.Router()
 
@@ -179,8 +178,8 @@ async def test_pending_deliveries_are_handled_after_a_restart(tmp_path: Path) ->
     await db.close()
 
 
-async def test_duplicate_ids_are_stored_once(tmp_path: Path) -> None:
-    db, store = await open_store(tmp_path)
+async def test_duplicate_ids_are_stored_once(database_url: str) -> None:
+    db, store = await open_store(database_url)
     assert await store.record(incoming(1))
     assert not await store.record(incoming(1))
     assert len(await states(db)) == 1

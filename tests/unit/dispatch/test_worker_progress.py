@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from gidgethub import routing, sansio
@@ -13,7 +12,7 @@ from gidgethub import routing, sansio
 from bot.dispatch.worker import DeliveryWorker, callback_name
 from bot.runtime.logs import delivery_attempt
 from bot.runtime.metrics import Metrics
-from bot.store.db import Database
+from bot.store.db import open_database
 from bot.store.deliveries import DeliveryStore, IncomingDelivery
 from bot.store.migrations import MIGRATIONS
 
@@ -22,8 +21,8 @@ async def no_context(event: sansio.Event) -> tuple[Any, ...]:
     return (None,)
 
 
-async def test_the_only_callback_of_a_delivery_is_recorded_done(tmp_path: Path) -> None:
-    db = await Database.open(str(tmp_path / "bot.db"), MIGRATIONS)
+async def test_the_only_callback_of_a_delivery_is_recorded_done(database_url: str) -> None:
+    db = await open_database(database_url, MIGRATIONS)
     store = DeliveryStore(db)
     router = routing.Router()
     attempts: list[int] = []

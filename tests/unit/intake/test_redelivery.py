@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from bot.intake.redelivery import MAX_ASKS, WINDOW_SECONDS, Attempt, choose, examine, parse_attempt
 from bot.store.db import Database
 from bot.store.deliveries import DeliveryStore, IncomingDelivery
-from bot.store.migrations import MIGRATIONS
 from bot.store.redeliveries import RedeliveryStore
 
 NOW = 1_800_000_000.0
@@ -93,18 +91,15 @@ async def test_examining_stops_at_the_first_attempt_past_the_window() -> None:
     assert [a.guid for a in seen] == ["new", "old"] and listing.read == 2
 
 
-async def test_the_stores_remember_the_cursor_the_asks_and_which_ids_they_hold(tmp_path: Path) -> None:
-    db = await Database.open(str(tmp_path / "bot.db"), MIGRATIONS)
-    try:
-        store, deliveries = RedeliveryStore(db, clock=lambda: NOW), DeliveryStore(db)
-        assert await store.cursor() is None
-        await store.advance(50)
-        await store.advance(40)  # never backwards
-        assert await store.cursor() == 50
-        assert [await store.asked("g") for _ in range(2)] == [1, 2]
-        assert await store.asks(["g", "h"]) == {"g": 2}
-        assert await store.forget_before(NOW - 1) == 0 and await store.forget_before(NOW + 1) == 1
-        await deliveries.record(IncomingDelivery("held-1", "issues", "opened", 1, b"{}", NOW))
-        assert await deliveries.held(["held-1", "other"]) == {"held-1"}
-    finally:
-        await db.close()
+async def test_the_stores_remember_the_cursor_the_asks_and_which_ids_they_hold(database: Database) -> None:
+    store, deliveries = RedeliveryStore(database, clock=lambda: NOW), DeliveryStore(database)
+    assert await store.cursor() is None
+    await store.advance(50)
+    await store.advance(40)  # never backwards
+    await store.advance(60)
+    assert await store.cursor() == 60
+    assert [await store.asked("g") for _ in range(2)] == [1, 2]
+    assert await store.asks(["g", "h"]) == {"g": 2}
+    assert await store.forget_before(NOW - 1) == 0 and await store.forget_before(NOW + 1) == 1
+    await deliveries.record(IncomingDelivery("held-1", "issues", "opened", 1, b"{}", NOW))
+    assert await deliveries.held(["held-1", "other"]) == {"held-1"}

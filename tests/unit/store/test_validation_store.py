@@ -6,27 +6,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
+import psycopg
 import pytest
-import pytest_asyncio
 
 from bot.dispatch.jobs import JobQueue
 from bot.store.db import Database
-from bot.store.migrations import MIGRATIONS
 from bot.store.validations import JOB_KIND, QueuedJob, ValidationRecord, ValidationStore
 
 REPO = "octo-org/app"
 
 
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ValidationStore]:
-    db = await Database.open(str(tmp_path / "v.db"), MIGRATIONS)
-    try:
-        yield ValidationStore(db)
-    finally:
-        await db.close()
+@pytest.fixture
+def store(database: Database) -> ValidationStore:
+    return ValidationStore(database)
 
 
 async def record(store: ValidationStore, sha: str = "a" * 40, number: int = 1) -> ValidationRecord:
@@ -59,7 +52,7 @@ async def test_a_failing_job_insert_rolls_back_the_ids(store: ValidationStore) -
     v = await record(store)
     broken = QueuedJob(JOB_KIND, {"validation_id": v.id}, None, None, delivery_id=None)
     await store.db.write(lambda c: c.execute("DROP TABLE jobs"))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises((sqlite3.OperationalError, psycopg.Error)):
         await store.record_check_runs(v.id, {"build": 11}, {}, broken)
     after = await store.get(v.id)
     assert after is not None and after.check_runs == {}  # one transaction: neither was stored

@@ -11,6 +11,7 @@ from config.loader import load_text
 from tests.support.tar import tar_of
 from validators import setup_cache
 from validators.pipeline import ValidationRequest, validate
+from validators.retention import image_last_used
 from validators.setup_cache import cache_key, image_tag, setup_images, to_prune
 
 CONFIG = """
@@ -50,6 +51,8 @@ async def test_warm_runs_skip_setup_and_never_see_stale_files(
     assert cold["passed"], cold
     installed = cold["outcomes"]["test"]["steps"][0]["output_tail"]
     assert [s["command"] for s in cold["outcomes"]["build"]["steps"]][-1] == "test -f app.py"
+    cached = image_tag(repo, cache_key(base_image, setup_of(), {}, "/workspace", tar_of(first)))
+    made_at = image_last_used(docker_client.images.get(cached).attrs)
 
     second = {"app.py": "print(2)\n", "requirements.txt": "flask\n"}  # old.py deleted, deps unchanged
     warm = await run(docker_client, base_image, second,
@@ -58,6 +61,7 @@ async def test_warm_runs_skip_setup_and_never_see_stale_files(
     assert warm["outcomes"]["test"]["steps"][0]["output_tail"] == installed  # setup did not run again
     assert "reused" in warm["outcomes"]["build"]["summary"]
     assert [s["command"] for s in warm["outcomes"]["build"]["steps"]] == ["test -f app.py"]
+    assert image_last_used(docker_client.images.get(cached).attrs) > made_at  # a warm start is a use (retention)
 
     third = {"app.py": "print(3)\n", "requirements.txt": "flask\ndjango\n"}  # deps changed: set up again
     again = await run(docker_client, base_image, third, "grep -q django /opt/deps/reqs", repo)
