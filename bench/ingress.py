@@ -7,9 +7,18 @@ Side by side in the same run (same load, same machine):
   - `probot` (with --probot): Probot 14 on Node, verify + dispatch to a no-op, nothing persisted
     (installed with npm into bench/probot/node_modules on first use).
 
-    python bench/ingress.py [--duration 10] [--connections 32] [--probot] [--no-baseline] [--no-drain]
+    python bench/ingress.py [--duration 10] [--connections 32] [--probot] [--no-baseline] [--no-drain] [--prs 1]
+                            [--database-url postgresql://USER:PASSWORD@HOST:PORT/NEW_DATABASE]
+
+`--prs N` sends the payload as N pull requests of one repository in turn (default 1: every delivery is about
+the same pull request, so all of them wait on one another's handling, in order).
 
 `INTAKE_PROCESSES=N` in the environment is passed on to the bot (the README's figure uses 2).
+
+The bot's store is a SQLite file in a temporary directory, or with `--database-url` PostgreSQL: the database the
+URL names is created for the run (it must not exist yet; without a name, `codegen_bench_<random>`) and dropped
+after it, so the role needs CREATEDB. Either way the bench counts the stored deliveries in the store itself and
+says whether every acknowledged delivery (wrk's completed requests minus its non-2xx) is there.
 
 The bot runs its real handlers during the load (the config check creates a check run per delivery) against
 bench/github_stub.py, so the figure includes the worker competing for the same two cores.
@@ -24,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -31,7 +41,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -41,7 +54,8 @@ PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "webhooks" / "pull_request" /
 SECRET = "bench-secret-0123456789"
 
 LUA = """
-local body = nil
+local bodies = {}
+local signatures = {%(signatures)s}
 local counter = 0
 local prefix = nil
 local thread_id = 0
@@ -50,9 +64,11 @@ function setup(thread)
   thread:set("tid", thread_id)
 end
 function init(args)
-  local f = io.open("%(body)s", "rb")
-  body = f:read("*a")
-  f:close()
+  for i, name in ipairs({%(bodies)s}) do
+    local f = io.open(name, "rb")
+    bodies[i] = f:read("*a")
+    f:close()
+  end
   prefix = "%(run)s-" .. tostring(tid) .. "-"
 end
 function request()
@@ -61,10 +77,19 @@ function request()
   headers["Content-Type"] = "application/json"
   headers["X-GitHub-Event"] = "pull_request"
   headers["X-GitHub-Delivery"] = prefix .. counter
-  headers["X-Hub-Signature-256"] = "%(signature)s"
-  return wrk.format("POST", "%(path)s", headers, body)
+  local i = 1 + counter %% #bodies
+  headers["X-Hub-Signature-256"] = signatures[i]
+  return wrk.format("POST", "%(path)s", headers, bodies[i])
 end
 """
+
+
+def private_key() -> str:
+    """A new RSA key, PEM: the App's key (nothing checks it: the GitHub stand-ins take any token)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def free_port() -> int:
@@ -89,13 +114,34 @@ def wait_http(url: str, timeout: float = 30.0, ok=(200, 404, 405)) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def run_wrk(url: str, path: str, body_file: Path, duration: int, connections: int, tmp: Path) -> dict[str, float]:
-    body = body_file.read_bytes()
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+def pr_bodies(prs: int, tmp: Path) -> list[Path]:
+    """The payload as `prs` pull requests (numbers 1..prs) of one repository, a file each."""
+    if prs <= 1:
+        return [PAYLOAD]
+    data = json.loads(PAYLOAD.read_text())
+    files = []
+    for number in range(1, prs + 1):
+        data["number"] = data["pull_request"]["number"] = number
+        files.append(tmp / f"opened-{number}.json")
+        files[-1].write_text(json.dumps(data))
+    return files
+
+
+def run_wrk(url: str, path: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """`args.duration` s of wrk on `args.connections` connections, the payload as `args.prs` pull requests."""
+    body_files = pr_bodies(args.prs, tmp)
+    signatures = [
+        "sha256=" + hmac.new(SECRET.encode(), body.read_bytes(), hashlib.sha256).hexdigest() for body in body_files
+    ]
     script = tmp / f"load-{path.strip('/').replace('/', '_')}.lua"
-    script.write_text(LUA % {"body": body_file, "signature": signature, "path": path, "run": os.urandom(4).hex()})
+    script.write_text(LUA % {
+        "bodies": ", ".join(f'"{body}"' for body in body_files),
+        "signatures": ", ".join(f'"{signature}"' for signature in signatures),
+        "path": path,
+        "run": os.urandom(4).hex(),
+    })
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url + path],
+        ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "-s", str(script), url + path],
         capture_output=True,
         text=True,
         check=True,
@@ -132,7 +178,52 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def bench_bot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, float]:
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A new database on the server `url` names (the name it gives, else a random one), dropped afterwards."""
+    import psycopg  # only when PostgreSQL is benchmarked
+
+    parts = urlsplit(url)
+    name = parts.path.strip("/") or f"codegen_bench_{os.urandom(4).hex()}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        sys.exit(f"--database-url: database name {name!r} must be lowercase letters, digits and _")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            sys.exit(f"--database-url: database {name} exists already; name a new one (it is dropped after)")
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def store_counts(database_url: str) -> tuple[int, int]:
+    """(stored, pending) deliveries in the bot's store."""
+    query = "SELECT count(*), count(*) FILTER (WHERE state = 'pending') FROM deliveries"
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            stored, pending = conn.execute(query).fetchone()
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as pg:
+            stored, pending = pg.execute(query).fetchone()  # type: ignore[misc]
+    return int(stored), int(pending)
+
+
+def drain(database_url: str, wait: bool) -> tuple[int, int, float]:
+    """(stored, pending, seconds) once nothing is pending (at most 300 s), or at once without `wait`."""
+    started = time.monotonic()
+    while True:
+        stored, pending = store_counts(database_url)
+        if not wait or pending == 0 or time.monotonic() - started > 300:
+            return stored, pending, time.monotonic() - started
+        time.sleep(0.5)
+
+
+def bench_bot(args: argparse.Namespace, tmp: Path, pem: str, database_url: str) -> dict[str, float]:
     stub_port, port = free_port(), free_port()
     stub = start(
         [sys.executable, str(ROOT / "bench" / "github_stub.py"), str(stub_port)],
@@ -140,14 +231,13 @@ def bench_bot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, float]
         tmp,
         tmp / "stub.log",
     )
-    db = tmp / "bench.db"
     env = {
         **os.environ,
         "GITHUB_APP_ID": "1",
         "GITHUB_PRIVATE_KEY": pem,
         "GITHUB_WEBHOOK_SECRET": SECRET,
         "GITHUB_API_URL": f"http://127.0.0.1:{stub_port}",
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
@@ -159,22 +249,11 @@ def bench_bot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, float]
     try:
         wait_http(f"http://127.0.0.1:{stub_port}/", ok=(404,))
         wait_http(f"http://127.0.0.1:{port}/healthz", ok=(200,))
-        result = run_wrk(f"http://127.0.0.1:{port}", "/webhook", PAYLOAD, args.duration, args.connections, tmp)
-        drain_start = time.monotonic()
-        while True:
-            if args.no_drain:
-                with sqlite3.connect(db) as conn:
-                    pending = conn.execute("SELECT count(*) FROM deliveries WHERE state='pending'").fetchone()[0]
-                    stored = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
-                break
-            with sqlite3.connect(db) as conn:
-                pending = conn.execute("SELECT count(*) FROM deliveries WHERE state='pending'").fetchone()[0]
-                stored = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
-            if pending == 0 or time.monotonic() - drain_start > 300:
-                break
-            time.sleep(0.5)
+        result = run_wrk(f"http://127.0.0.1:{port}", "/webhook", args, tmp)
+        stored, pending, drained = drain(database_url, not args.no_drain)
         result["stored"] = stored
-        result["drain_s"] = time.monotonic() - drain_start
+        result["acknowledged"] = result["requests"] - result["non2xx"]
+        result["drain_s"] = drained
         result["pending_after_drain"] = pending
         return result
     finally:
@@ -188,7 +267,7 @@ def bench_gidgethub(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     proc = start([sys.executable, str(ROOT / "bench" / "baseline_gidgethub.py"), str(port)], env, tmp, tmp / "gh.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/webhook", ok=(405,))
-        return run_wrk(f"http://127.0.0.1:{port}", "/webhook", PAYLOAD, args.duration, args.connections, tmp)
+        return run_wrk(f"http://127.0.0.1:{port}", "/webhook", args, tmp)
     finally:
         stop(proc)
 
@@ -216,9 +295,7 @@ def bench_probot(args: argparse.Namespace, tmp: Path, pem: str) -> dict[str, flo
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/github/webhooks", ok=(200, 404, 405, 400))
-        return run_wrk(
-            f"http://127.0.0.1:{port}", "/api/github/webhooks", PAYLOAD, args.duration, args.connections, tmp
-        )
+        return run_wrk(f"http://127.0.0.1:{port}", "/api/github/webhooks", args, tmp)
     finally:
         stop(proc)
 
@@ -230,22 +307,28 @@ def main() -> None:
     parser.add_argument("--probot", action="store_true", help="also measure Probot 14 (needs node and npm)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-drain", action="store_true", help="do not wait for the handling to finish")
+    parser.add_argument("--prs", type=int, default=1, help="spread the deliveries over this many pull requests")
+    parser.add_argument("--database-url", help="the bot's store on PostgreSQL: this new database, dropped after")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers and drop the database
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = private_key()
     results: dict[str, dict[str, float] | None] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        results["codegen-bot (persisted)"] = bench_bot(args, tmp, pem)
+        if args.database_url:
+            with fresh_postgres(args.database_url) as url:
+                results["codegen-bot (persisted)"] = bench_bot(args, tmp, pem, url)
+        else:
+            results["codegen-bot (persisted)"] = bench_bot(args, tmp, pem, f"sqlite:///{tmp / 'bench.db'}")
         if not args.no_baseline:
             results["gidgethub+aiohttp (no-op, nothing persisted)"] = bench_gidgethub(args, tmp)
         if args.probot:
             results["probot 14 (no-op, nothing persisted)"] = bench_probot(args, tmp, pem)
-    print(f"payload {PAYLOAD.name}: {PAYLOAD.stat().st_size} bytes; {args.connections} connections, {args.duration} s")
+    store = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"payload {PAYLOAD.name}: {PAYLOAD.stat().st_size} bytes; {args.connections} connections, {args.duration} s;"
+          f" {args.prs} pull request(s); codegen-bot's store: {store}")
     print(f"{'server':48} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, r in results.items():
         if r is None:
@@ -253,12 +336,15 @@ def main() -> None:
         print(f"{name:48} {r['rps']:13.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['non2xx']:8d}")
     bot = results["codegen-bot (persisted)"]
     assert bot is not None
+    durable = "every acknowledged delivery stored" if bot["stored"] >= bot["acknowledged"] else "DELIVERIES LOST"
     print(
-        f"codegen-bot: {bot['requests']} requests, {bot['stored']} stored,"
-        f" handled all in {bot['drain_s']:.1f} s after the load"
+        f"codegen-bot: {bot['requests']} requests, {bot['acknowledged']} acknowledged, {bot['stored']} stored"
+        f" ({durable}), handled all in {bot['drain_s']:.1f} s after the load"
         f" ({bot['pending_after_drain']} still pending), socket errors: {bot['socket_errors']}"
     )
     print(json.dumps(results, indent=1))
+    if bot["stored"] < bot["acknowledged"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

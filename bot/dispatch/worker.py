@@ -126,6 +126,9 @@ class DeliveryWorker:
         #: deliveries are being left to the store (the queue overflowed); `_spills` counts them
         self._spilling = False
         self._spills = 0
+        #: the last scan may have left due deliveries in the store (it filled the queue): scan again once the
+        #: queue is half empty, not only at the next `scan_interval`
+        self._backlog = False
         self._tasks: list[asyncio.Task[None]] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
@@ -220,6 +223,7 @@ class DeliveryWorker:
     async def _scan_once(self) -> None:
         room = self._queue.maxsize - self._queue.qsize()
         if room <= 0:
+            self._backlog = True
             return
         if self.claims is not None:  # claim what this replica can start soon; the others claim the rest
             await self._claim_once(min(room, 2 * self.concurrency - self._busy - self._queue.qsize()))
@@ -236,6 +240,7 @@ class DeliveryWorker:
             self._known.add(delivery_id)
             self._idle.clear()
             await self._queue.put(_Item(delivery_id, stored))
+        self._backlog = len(ids) == room
         if len(ids) == room:
             self._scan_now.set()
         elif spills == self._spills:  # caught up, and nothing was left to the store meanwhile
@@ -270,6 +275,8 @@ class DeliveryWorker:
                 self._bodies.pop(item.id, None)
                 if self.claims is not None:  # its issue's next delivery may be claimable now
                     self._scan_now.set()
+                elif self._backlog and self._queue.qsize() <= self._queue.maxsize // 2:
+                    self._scan_now.set()  # more wait in the store: refill the queue before it runs dry
                 self._busy -= 1
                 if self._busy == 0 and self._queue.empty():
                     self._idle.set()

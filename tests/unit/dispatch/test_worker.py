@@ -153,6 +153,34 @@ async def test_same_thread_in_order_and_overflow_spills_to_store(database_url: s
     await db.close()
 
 
+async def test_a_burst_larger_than_the_queue_is_worked_off_without_waiting_for_the_scan_timer(
+    database_url: str,
+) -> None:
+    """The queue refills from the store as it empties, not once per `scan_interval` (an hour here)."""
+    db, store = await open_store(database_url)
+    seen: list[int] = []
+    router = routing.Router()
+
+    @router.register("issues")
+    async def record(event: sansio.Event, ctx: Any) -> None:
+        seen.append(event.data["seq"])
+
+    worker = DeliveryWorker(
+        store=store, router=router, handler_args=no_context, metrics=Metrics(),
+        concurrency=4, queue_limit=8, scan_interval=3600,
+    )
+    await worker.start()
+    try:
+        for i in range(200):
+            await store.record(incoming(i, number=i))
+            worker.notify(incoming(i, number=i))
+        await worker.wait_idle(60)
+    finally:
+        await worker.stop()
+    assert sorted(seen) == list(range(200))
+    await db.close()
+
+
 async def test_pending_deliveries_are_handled_after_a_restart(database_url: str) -> None:
     db, store = await open_store(database_url)
     for i in range(10):
