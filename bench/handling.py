@@ -44,7 +44,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingress import ROOT, SECRET, free_port, fresh_postgres, private_key, start, stop, wait_http
+from bench.ingress import ROOT, SECRET, bot_env, free_port, fresh_postgres, private_key, start, stop, wait_http
 
 PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "webhooks" / "issues" / "edited.payload.json"
 CONNECTIONS = 32
@@ -121,18 +121,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def replica_env(database_url: str, stub_port: int, pem: str, name: str, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GITHUB_APP_ID": "1",
-        "GITHUB_PRIVATE_KEY": pem,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": f"http://127.0.0.1:{stub_port}",
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "REPLICA_ID": name,
-        "LOG_LEVEL": "WARNING",
-    }
+    return {**bot_env(database_url, stub_port, pem, port), "REPLICA_ID": name}
 
 
 def start_replicas(args: argparse.Namespace, tmp: Path, config: str, database_url: str, count: int,

@@ -223,15 +223,9 @@ def drain(database_url: str, wait: bool) -> tuple[int, int, float]:
         time.sleep(0.5)
 
 
-def bench_bot(args: argparse.Namespace, tmp: Path, pem: str, database_url: str) -> dict[str, float]:
-    stub_port, port = free_port(), free_port()
-    stub = start(
-        [sys.executable, str(ROOT / "bench" / "github_stub.py"), str(stub_port)],
-        dict(os.environ),
-        tmp,
-        tmp / "stub.log",
-    )
-    env = {
+def bot_env(database_url: str, stub_port: int, pem: str, port: int) -> dict[str, str]:
+    """`codegen-bot serve`'s environment against the GitHub stub on `stub_port` (also bench/handling.py)."""
+    return {
         **os.environ,
         "GITHUB_APP_ID": "1",
         "GITHUB_PRIVATE_KEY": pem,
@@ -241,6 +235,19 @@ def bench_bot(args: argparse.Namespace, tmp: Path, pem: str, database_url: str) 
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+    }
+
+
+def bench_bot(args: argparse.Namespace, tmp: Path, pem: str, database_url: str) -> dict[str, float]:
+    stub_port, port = free_port(), free_port()
+    stub = start(
+        [sys.executable, str(ROOT / "bench" / "github_stub.py"), str(stub_port)],
+        dict(os.environ),
+        tmp,
+        tmp / "stub.log",
+    )
+    env = {
+        **bot_env(database_url, stub_port, pem, port),
         # wrk sends one signed body under many delivery ids: with the replay check on, all but the first
         # would be refused as replays, so the bench measures distinct deliveries with it off
         "WEBHOOK_REPLAY_CHECK": "false",
