@@ -19,6 +19,9 @@ from config.docker_hosts import parse_docker_hosts
 from config.schema import parse_size
 from config.secrets import OperatorSecrets, SecretsError, load_operator_secrets
 
+#: WORKER_CONCURRENCY's default on PostgreSQL (bench/handling.py: 643/s at 4, 1,101/s at 16, one replica)
+POSTGRES_WORKER_CONCURRENCY = 16
+
 
 class SettingsError(Exception):
     """A setting has a bad value; the message names every offending variable."""
@@ -123,7 +126,8 @@ class Settings(BaseSettings):
     #: public base URL of this bot (used for the manifest flow's redirect and artifact links);
     #: empty means "derive from the incoming request"
     public_url: str = ""
-    #: deliveries handled at once by the worker
+    #: deliveries handled at once by the worker (unset: `handling_concurrency` picks 4 on SQLite, 16 on
+    #: PostgreSQL, where each delivery waits on three round trips to the server: see the README's figures)
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     #: while webhooks keep arriving, deliveries started per second (ingest first; 0 = no limit)
     worker_rate_under_load: float = Field(default=20.0, ge=0)
@@ -201,6 +205,13 @@ class Settings(BaseSettings):
     def database_backend(self) -> Literal["sqlite", "postgresql"]:
         """Which store DATABASE_URL names (bot/store/db.py `open_database`)."""
         return "sqlite" if self.database_url.startswith("sqlite:///") else "postgresql"
+
+    @property
+    def handling_concurrency(self) -> int:
+        """Deliveries handled at once: WORKER_CONCURRENCY when set, else 4 on SQLite and 16 on PostgreSQL."""
+        if "worker_concurrency" in self.model_fields_set or self.database_backend == "sqlite":
+            return self.worker_concurrency
+        return POSTGRES_WORKER_CONCURRENCY
 
     @property
     def database_path(self) -> str:

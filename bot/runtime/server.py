@@ -213,7 +213,7 @@ class BotServer:
             router=self.features.router,
             handler_args=self.features.handler_args,
             metrics=self.metrics,
-            concurrency=self.settings.worker_concurrency,
+            concurrency=self.settings.handling_concurrency,
             pacer=HandlingPacer(self.pressure, self.settings.worker_rate_under_load),
             claims=DeliveryClaims(self.db, self.replica_id, lease) if self.shared_store else None,
         )
