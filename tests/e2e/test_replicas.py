@@ -96,6 +96,20 @@ def assert_answered_once_in_order(fake: FakeGitHub, work: list[tuple[str, str, b
         assert answered == received, f"issue #{issue}: replies out of order"
 
 
+def held(url: str, replica: Replica) -> list[str]:
+    """The deliveries `replica` has claimed and not finished."""
+    return [r[0] for r in rows(url, f"SELECT id FROM deliveries WHERE claimed_by = '{replica.name}'"
+                                    " AND state = 'pending'")]
+
+
+def assert_taken_over(stored: dict[str, tuple[Any, ...]], acked: set[str], in_flight: list[str]) -> None:
+    assert in_flight, "the killed replica held no delivery"
+    # what the dead replica held was handled once, by the other one, after its lease lapsed
+    assert {stored[d][:3] for d in in_flight} == {("handled", 1, "replica-b")}
+    handlers = {stored[d][2] for d in acked}
+    assert handlers == {"replica-a", "replica-b"}, handlers  # both replicas handled deliveries
+
+
 @pytest.mark.parametrize("intake_processes", ["0", "2"])
 async def test_two_replicas_share_the_load_and_survive_a_sigkill(
         postgres_url: str, fake_github: FakeGitHub, tmp_path: Path, intake_processes: str) -> None:
@@ -109,10 +123,6 @@ async def test_two_replicas_share_the_load_and_survive_a_sigkill(
     acked_by_a = 0
     killed = asyncio.Event()
     in_flight: list[str] = []
-
-    def held_by_a() -> list[str]:
-        return [r[0] for r in rows(postgres_url, "SELECT id FROM deliveries"
-                                   " WHERE claimed_by = 'replica-a' AND state = 'pending'")]
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
             await asyncio.gather(wait_healthy(session, a.url, 30), wait_healthy(session, b.url, 30))
@@ -133,11 +143,11 @@ async def test_two_replicas_share_the_load_and_survive_a_sigkill(
                     acked_by_a += 1
                     # killed while it holds a delivery it has not finished (what it claims it claims before
                     # handling); a dead replica changes nothing more, so what it held is read right after
-                    if acked_by_a >= KILL_AFTER_ACKS and not killed.is_set() and held_by_a():
+                    if acked_by_a >= KILL_AFTER_ACKS and not killed.is_set() and held(postgres_url, a):
                         killed.set()
                         os.kill(a.proc.pid, signal.SIGKILL)
                         a.proc.wait(10)
-                        in_flight.extend(held_by_a())
+                        in_flight.extend(held(postgres_url, a))
 
             await asyncio.gather(*(send(i) for i in range(TOTAL)))
         assert killed.is_set()
@@ -158,11 +168,7 @@ async def test_two_replicas_share_the_load_and_survive_a_sigkill(
     assert not missing, f"{len(missing)} acknowledged deliveries were lost"
     wrong = {d: row for d, row in stored.items() if row[:2] != ("handled", 1)}  # acknowledged or not: once
     assert not wrong, wrong
-    handlers = {stored[d][2] for d in acked}
-    assert in_flight, "the killed replica held no delivery"
-    # what the dead replica held was handled once, by the other one, after its lease lapsed
-    assert {stored[d][:3] for d in in_flight} == {("handled", 1, "replica-b")}
-    assert handlers == {"replica-a", "replica-b"}, handlers  # both replicas handled deliveries
+    assert_taken_over(stored, acked, in_flight)
 
     assert_answered_once_in_order(fake_github, work, acked, stored, issues)
 
