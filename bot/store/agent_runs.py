@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.store.db import Database
+from bot.store.db import Database, in_lists
 
 ACTIVE = ("queued", "running")
 
@@ -261,9 +261,7 @@ class AgentRunStore:
 
         def work(conn: sqlite3.Connection) -> list[AgentRunRecord]:
             found: list[AgentRunRecord] = []
-            for start in range(0, len(repos), 500):
-                chunk = repos[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_lists(repos):
                 found.extend(_record(r) for r in conn.execute(
                     f"SELECT * FROM agent_runs WHERE repo IN ({marks}) ORDER BY id DESC LIMIT ?", (*chunk, limit)))
             return sorted(found, key=lambda r: r.id, reverse=True)[:limit]

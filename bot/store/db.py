@@ -27,13 +27,23 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
+
+#: values bound in one `IN (...)` list: well under SQLite's limit of bound parameters
+IN_LIST_SIZE = 500
+
+
+def in_lists(values: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """`values` in slices of at most `IN_LIST_SIZE`, each with its placeholders (`?,?,…`) for `IN (...)`."""
+    for start in range(0, len(values), IN_LIST_SIZE):
+        chunk = values[start : start + IN_LIST_SIZE]
+        yield chunk, ",".join("?" * len(chunk))
 
 log = logging.getLogger(__name__)
 

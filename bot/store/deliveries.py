@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.store.db import Database
+from bot.store.db import Database, in_lists
 from bot.store.delivery_body import pack, unpack
 
 MAX_ATTEMPTS = 3
@@ -207,9 +207,7 @@ class DeliveryStore:
 
         def work(conn: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
-            for start in range(0, len(wanted), 500):  # under SQLite's limit of bound parameters
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_lists(wanted):
                 found.update(r[0] for r in conn.execute(f"SELECT id FROM deliveries WHERE id IN ({marks})", chunk))
             return found
 

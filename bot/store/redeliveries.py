@@ -14,12 +14,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 
-from bot.store.db import Database
+from bot.store.db import Database, in_lists
 
 #: the one cursor in use: the App's webhook deliveries (GET /app/hook/deliveries)
 APP_HOOK = "app_hook_deliveries"
-#: SQLite's default limit of bound parameters per statement is 999 (older builds)
-CHUNK = 500
 
 
 class RedeliveryStore:
@@ -58,9 +56,7 @@ class RedeliveryStore:
 
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             found: dict[str, int] = {}
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_lists(wanted):
                 rows = conn.execute(f"SELECT guid, asks FROM redelivery_asks WHERE guid IN ({marks})", chunk)
                 found.update((str(guid), int(asks)) for guid, asks in rows)
             return found

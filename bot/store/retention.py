@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.agent_runs import ACTIVE as ACTIVE_RUNS
-from bot.store.db import Database
+from bot.store.db import Database, in_lists
 
 ENDED_DELIVERIES = ("handled", "failed")
 ENDED_JOBS = ("done", "failed", "cancelled")
@@ -183,17 +183,13 @@ def _run_threads(conn: sqlite3.Connection, named_runs: set[int]) -> set[tuple[st
     them (auto-fix resumes a run linked to a pull request)."""
     runs = {int(row[0]): (str(row[1]), int(row[2])) for row in conn.execute(_ACTIVE_RUNS)}
     missing = sorted(named_runs - set(runs))
-    for start in range(0, len(missing), 500):
-        chunk = missing[start:start + 500]
-        rows = conn.execute(f"SELECT id, repo, number FROM agent_runs WHERE id IN ({','.join('?' * len(chunk))})",
-                            chunk)
+    for chunk, marks in in_lists(missing):
+        rows = conn.execute(f"SELECT id, repo, number FROM agent_runs WHERE id IN ({marks})", chunk)
         runs.update({int(row[0]): (str(row[1]), int(row[2])) for row in rows})
     threads = set(runs.values())
     ids = sorted(runs)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows = conn.execute(f"SELECT repo, pr_number FROM pr_agent_runs WHERE agent_run_id IN"
-                            f" ({','.join('?' * len(chunk))})", chunk)
+    for chunk, marks in in_lists(ids):
+        rows = conn.execute(f"SELECT repo, pr_number FROM pr_agent_runs WHERE agent_run_id IN ({marks})", chunk)
         threads.update((str(row[0]), int(row[1])) for row in rows)
     return threads
 

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.db import Database
+from bot.store.db import Database, in_lists
 
 #: GitHub's prefix for the temporary branches of a merge queue
 QUEUE_PREFIX = "gh-readonly-queue/"
@@ -243,9 +243,7 @@ class ValidationStore:
 
         def work(conn: sqlite3.Connection) -> list[ValidationRecord]:
             found: list[ValidationRecord] = []
-            for start in range(0, len(repos), 500):
-                chunk = repos[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_lists(repos):
                 found.extend(_record(r) for r in conn.execute(
                     f"SELECT * FROM validations WHERE repo IN ({marks}){where} ORDER BY created_at DESC LIMIT ?",
                     (*chunk, *([state] if state is not None else []), limit)))
@@ -258,9 +256,7 @@ class ValidationStore:
 
         def work(conn: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
-            for start in range(0, len(shas), 500):
-                chunk = shas[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_lists(shas):
                 found.update(row[0] for row in conn.execute(
                     f"SELECT DISTINCT head_sha FROM validations WHERE repo = ? AND head_sha IN ({marks})",
                     (repo, *chunk)))
