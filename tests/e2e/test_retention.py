@@ -46,8 +46,13 @@ async def test_the_sweep_runs_in_the_bot_and_its_removals_show_in_metrics(
     await eventually(swept, within=20, what="the sweep's pass")
     assert await delivery_ids() == {"old-pending"} and not old_artifacts.exists()
     assert await _removed(bot, "artifacts") == 1
-    next_pass = await db.read(lambda c: c.execute("SELECT run_at FROM jobs WHERE kind = ? AND state = 'queued'",
-                                                  (JOB,)).fetchone()[0])
+
+    async def queued_again() -> float | None:  # the pass schedules the next one as it ends, after its metrics
+        row = await db.read(lambda c: c.execute("SELECT run_at FROM jobs WHERE kind = ? AND state = 'queued'",
+                                                (JOB,)).fetchone())
+        return None if row is None else float(row[0])
+
+    next_pass = await eventually(queued_again, within=20, what="the next pass scheduled")
     assert next_pass > time.time() + 50 * 60  # the next one in RETENTION_SWEEP_MINUTES (60)
 
 
