@@ -5,7 +5,8 @@
 #   When `docker compose version` does not answer, the Compose v2 and buildx CLI plugins are taken from
 #   Debian's `docker-compose` and `docker-buildx` packages of trixie (bookworm's `docker-compose` is Compose v1
 #   1.29, which knows neither `configs: content:` nor `!override`), and only their plugin binaries are
-#   installed into PLUGIN_DIR (default /usr/local/lib/docker/cli-plugins, which the docker CLI searches).
+#   installed into PLUGIN_DIR (default /usr/local/lib/docker/cli-plugins, which the docker CLI searches). A
+#   plugin that already answers is kept.
 #
 # Decisions:
 # - apt itself downloads the packages (signatures and hashes checked against the host's Debian keyring), but
@@ -29,7 +30,12 @@ LOCK=/tmp/codegen-bot-ensure-compose.lock
 die() { echo "ensure-compose: $*" >&2; exit 1; }
 say() { echo "ensure-compose: $*" >&2; }
 
-ready() { docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
+# the plugins that do not answer yet (one that does is left alone, whatever its version)
+missing() {
+  docker compose version >/dev/null 2>&1 || echo docker-compose
+  docker buildx version >/dev/null 2>&1 || echo docker-buildx
+}
+ready() { [ -z "$(missing)" ]; }
 
 ready && exit 0
 
@@ -40,7 +46,8 @@ ready && exit 0
 [ "$(id -u)" -eq 0 ] || die "docker compose (v2) or docker buildx is missing; run as root or install them"
 command -v docker >/dev/null 2>&1 || die "no docker CLI (run scripts/ensure-docker.sh first)"
 arch="$(dpkg --print-architecture)"
-say "installing Compose v2 and buildx from Debian $SUITE ($MIRROR) into $PLUGIN_DIR"
+mapfile -t plugins < <(missing)
+say "installing ${plugins[*]} from Debian $SUITE ($MIRROR) into $PLUGIN_DIR"
 
 mkdir -p "$STATE/lists/partial" "$STATE/cache/archives/partial" "$STATE/debs"
 echo "deb $MIRROR $SUITE main" >"$STATE/sources.list"
@@ -52,8 +59,8 @@ apt_opts=(
 )
 apt-get "${apt_opts[@]}" update -qq >"$STATE/update.log" 2>&1 \
   || die "apt-get update ($SUITE) failed; $(tail -n 5 "$STATE/update.log")"
-(cd "$STATE/debs" && rm -f ./*.deb && apt-get "${apt_opts[@]}" download docker-compose docker-buildx) \
-  >"$STATE/download.log" 2>&1 || die "downloading docker-compose/docker-buildx failed; $(tail -n 5 "$STATE/download.log")"
+(cd "$STATE/debs" && rm -f ./*.deb && apt-get "${apt_opts[@]}" download "${plugins[@]}") \
+  >"$STATE/download.log" 2>&1 || die "downloading ${plugins[*]} failed; $(tail -n 5 "$STATE/download.log")"
 
 root="$(mktemp -d /tmp/codegen-compose-unpack.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
@@ -61,7 +68,7 @@ for deb in "$STATE"/debs/*.deb; do
   dpkg-deb -x "$deb" "$root"
 done
 mkdir -p "$PLUGIN_DIR"
-for plugin in docker-compose docker-buildx; do
+for plugin in "${plugins[@]}"; do  # Debian's package names are the plugins' names
   src="$root/usr/libexec/docker/cli-plugins/$plugin"
   [ -x "$src" ] || die "$plugin is not in the package where expected ($src)"
   install -m 0755 "$src" "$PLUGIN_DIR/$plugin.tmp.$$"
