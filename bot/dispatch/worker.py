@@ -48,11 +48,19 @@ from bot.runtime.logs import delivery_context
 from bot.runtime.metrics import Metrics
 from bot.runtime.redaction import redact
 from bot.store.deliveries import MAX_ATTEMPTS, DeliveryStore, IncomingDelivery, StoredDelivery
+from bot.store.delivery_keys import body_ordering_key, ordering_key
+
+__all__ = ["DeliveryWorker", "HandlerArgs", "body_ordering_key", "ordering_key"]
 
 log = logging.getLogger(__name__)
 
 #: longest a single callback may run; long work (validations, agent runs) goes to the job queue instead
 CALLBACK_TIMEOUT = 600.0
+#: cluster mode: the least time between two claims of one replica. Every stored delivery (on any replica)
+#: NOTIFYs every replica; under a burst that is hundreds of wake-ups a second, and a claim per wake-up would
+#: spend the database's time on claims that find nothing (one pull request's deliveries go one at a time).
+#: Wake-ups during the gap are merged into the next claim, which takes up to the worker's room.
+CLAIM_INTERVAL = 0.01
 
 
 #: what every callback of one delivery receives after the event; None: no callback runs
@@ -67,33 +75,6 @@ class _Item:
 
 def callback_name(callback: Callable[..., Any]) -> str:
     return f"{callback.__module__}.{callback.__qualname__}"
-
-
-def ordering_key(data: dict[str, Any]) -> str | None:
-    """Deliveries with the same key are handled in order: one repository's issue or pull request."""
-    repo = data.get("repository")
-    if not isinstance(repo, dict):
-        return None
-    number = None
-    for field in ("issue", "pull_request"):
-        sub = data.get(field)
-        if isinstance(sub, dict) and isinstance(sub.get("number"), int):
-            number = sub["number"]
-            break
-    if number is None and isinstance(data.get("number"), int):
-        number = data["number"]
-    if number is None:
-        return None
-    return f"{repo.get('full_name')}#{number}"
-
-
-def body_ordering_key(body: bytes) -> str | None:
-    """`ordering_key` of a delivery's raw JSON body (stored with it when several replicas share the store)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return ordering_key(data) if isinstance(data, dict) else None
 
 
 class DeliveryWorker:
@@ -219,6 +200,8 @@ class DeliveryWorker:
                 await self._scan_once()
             except Exception:
                 log.exception("scanning the store for pending deliveries failed")
+            if self.claims is not None:
+                await asyncio.sleep(CLAIM_INTERVAL)
 
     async def _scan_once(self) -> None:
         room = self._queue.maxsize - self._queue.qsize()

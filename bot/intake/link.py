@@ -6,7 +6,9 @@ a JSON header, then the raw body.
 
 intake → core
   {"t": "store", "n": <seq>, "delivery": ..., "event": ..., "action": ..., "installation_id": ...,
-   "received_at": ...} + the verified body, packed (bot/delivery_body.py): commit it, then answer
+   "received_at": ..., "digest": <hex>, "order_key": ...} + the verified body, packed (bot/delivery_body.py);
+  the digest and ordering key are derived here (bot/store/delivery_keys.py), so the core stores the packed
+  body without unpacking or parsing it: commit it, then answer
   {"n": <seq>, "outcome": "queued" | "duplicate" | "error"} (the intake process answers 202 only after that);
   {"t": "count", "status": <int>}: a request answered without storing (refused, or a ping), for /metrics.
 core → intake
@@ -32,6 +34,7 @@ from bot.intake.acceptance import Outcome
 from bot.runtime.redaction import register_secret
 from bot.store.deliveries import IncomingDelivery
 from bot.store.delivery_body import unpack
+from bot.store.delivery_keys import DeliveryKeys
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ class CoreLink:
         header = {"t": "store", "n": seq, "delivery": delivery.id, "event": delivery.event,
                   "action": delivery.action, "installation_id": delivery.installation_id,
                   "received_at": delivery.received_at}
+        if delivery.keys is not None:
+            header |= {"digest": delivery.keys.digest.hex(), "order_key": delivery.keys.order_key}
         self.writer.write(encode(header, delivery.stored_body()))
         if self.writer.transport.get_write_buffer_size() > 1 << 20:
             await self.writer.drain()
@@ -149,10 +154,13 @@ class IntakeLink:
             self.writer.close()
 
     async def _store(self, header: dict[str, Any], body: bytes) -> None:
+        keys = None
+        if "digest" in header:  # derived by the intake process: the body need not be unpacked here
+            keys = DeliveryKeys(bytes.fromhex(str(header["digest"])), header.get("order_key"))
         delivery = IncomingDelivery(
             id=str(header["delivery"]), event=str(header["event"]), action=header.get("action"),
-            installation_id=header.get("installation_id"), body=unpack(body), received_at=float(header["received_at"]),
-            packed=body,
+            installation_id=header.get("installation_id"), body=b"" if keys is not None else unpack(body),
+            received_at=float(header["received_at"]), packed=body, keys=keys,
         )
         outcome = await self.accept(delivery)
         if not self.writer.is_closing():

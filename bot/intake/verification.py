@@ -24,6 +24,7 @@ from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
 
 from bot.store.deliveries import IncomingDelivery
+from bot.store.delivery_keys import derive_keys
 
 #: GitHub caps webhook payloads at 25 MB
 MAX_BODY = 25 * 1024 * 1024
@@ -87,4 +88,5 @@ def check_delivery(
         installation_id=installation_id if isinstance(installation_id, int) else None,
         body=body,
         received_at=time.time() if now is None else now,
+        keys=derive_keys(body, data),
     )

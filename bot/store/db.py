@@ -29,6 +29,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,6 +52,19 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 512
 
 _STOP = object()
+#: a migration statement that starts with this runs on PostgreSQL only (a storage setting SQLite has not)
+POSTGRESQL_ONLY = "/* postgresql */"
+
+
+@dataclass(frozen=True)
+class Batched:
+    """One item of a batched write (`Database.write_batched`): the items of one `kind` that a group holds run
+    as one call, `run(conn, items)`, which returns one result per item, in order. A statement per group instead
+    of one per unit: on PostgreSQL every statement is a round trip to the server."""
+
+    kind: str
+    item: Any
+    run: Callable[[Any, list[Any]], list[Any]]
 
 
 def private_file(path: Path) -> None:
@@ -72,14 +86,20 @@ class Database:
     #: the statement that opens a group's transaction (SQLite: take the write lock at once)
     begin = "BEGIN IMMEDIATE"
 
+    #: threads that commit batched writes (`write_batched`) beside the writer, each on its own connection;
+    #: 0: the writer commits them (SQLite has one write lock: a second writer would only wait for it)
+    batch_writers = 0
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._batch_queue = self._queue if not self.batch_writers else queue.SimpleQueue()
+        self._writers: list[tuple[threading.Thread, queue.SimpleQueue[Any]]] = []
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-read")
         self._reader_local = threading.local()
         self.groups_committed = 0
         self.units_committed = 0
+        self._counting = threading.Lock()  # several writer threads count
 
     # --- lifecycle ------------------------------------------------------------------------
     @classmethod
@@ -92,22 +112,27 @@ class Database:
         return db
 
     async def _start_writer(self, migrations: Sequence[str]) -> None:
-        """Start the writer thread; it connects and migrates before it takes any work (a failure is raised)."""
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writer = threading.Thread(
-            target=self._writer_main,
-            args=(asyncio.get_running_loop(), ready, list(migrations)),
-            name="db-write",
-            daemon=True,
-        )
-        self._writer.start()
+        """Start the writer thread, which connects and migrates before it takes any work (a failure is raised),
+        then the batch writers."""
+        await self._start_thread("db-write", self._queue, list(migrations))
+        for number in range(1, self.batch_writers + 1):
+            await self._start_thread(f"db-write-batch-{number}", self._batch_queue, None)
+
+    async def _start_thread(self, name: str, jobs: queue.SimpleQueue[Any], migrations: list[str] | None) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        thread = threading.Thread(target=self._writer_main, args=(loop, ready, jobs, migrations), name=name,
+                                  daemon=True)
+        thread.start()
+        self._writers.append((thread, jobs))
         await ready
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._queue.put(_STOP)
-            await asyncio.to_thread(self._writer.join)
-            self._writer = None
+        for _thread, jobs in self._writers:
+            jobs.put(_STOP)  # one each: a writer that takes it ends
+        for thread, _jobs in self._writers:
+            await asyncio.to_thread(thread.join)
+        self._writers = []
         self._reader.shutdown(wait=True)
 
     # --- API --------------------------------------------------------------------------------
@@ -116,6 +141,15 @@ class Database:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((work, future, loop))
+        return await future
+
+    async def write_batched(self, kind: str, item: Any, run: Callable[[Any, list[Any]], list[T]]) -> T:
+        """Like `write`, for work that can be done for many callers at once: the group commit gathers the queued
+        items of `kind` into one `run(conn, items)` (in its own SAVEPOINT, at the place of the first). When that
+        call raises, each item is run again alone, in a transaction of its own, so one bad item fails alone."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._batch_queue.put((Batched(kind, item, run), future, loop))
         return await future
 
     async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -147,12 +181,14 @@ class Database:
         return work(conn)
 
     def _writer_main(
-        self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None], migrations: list[str]
+        self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None], jobs: queue.SimpleQueue[Any],
+        migrations: list[str] | None,
     ) -> None:
         conn = None
         try:
             conn = self._connect()
-            self._migrate(conn, migrations)
+            if migrations is not None:
+                self._migrate(conn, migrations)
         except BaseException as exc:  # surface start-up failure to the opener
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -162,13 +198,13 @@ class Database:
         loop.call_soon_threadsafe(ready.set_result, None)
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            first = jobs.get()
             if first is _STOP:
                 break
             group = [first]
             while len(group) < MAX_GROUP:
                 try:
-                    item = self._queue.get_nowait()
+                    item = jobs.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
@@ -205,16 +241,18 @@ class Database:
         return outcomes
 
     def _run_group(self, conn: Any, group: list[Any]) -> None:
+        works, members = _gathered([entry for entry, _future, _loop in group])
         try:
-            outcomes = self._run_units(conn, [work for work, _future, _loop in group])
+            outcomes = self._spread(conn, group, members, self._run_units(conn, works))
         except Exception as exc:  # the commit itself failed: nobody's write is durable
             log.exception("store commit failed")
             with contextlib.suppress(Exception):  # a broken connection has no transaction left to end
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             outcomes = [(False, exc) for _ in group]
-        self.groups_committed += 1
-        self.units_committed += len(group)
+        with self._counting:
+            self.groups_committed += 1
+            self.units_committed += len(group)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for (_work, future, loop), (ok, value) in zip(group, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, ok, value))
@@ -224,6 +262,53 @@ class Database:
             except RuntimeError:  # loop closed: the caller is gone
                 pass
 
+    def _spread(
+        self, conn: Any, group: list[Any], members: list[list[int]], outcomes: list[tuple[bool, Any]]
+    ) -> list[tuple[bool, Any]]:
+        """Each group entry's outcome from its work's: a batch's results go to its items in order; a batch that
+        failed is run again item by item (after the group's commit, in one more transaction)."""
+        spread: list[tuple[bool, Any] | None] = [None] * len(group)
+        again: list[int] = []
+        for indexes, (ok, value) in zip(members, outcomes, strict=True):
+            if not isinstance(group[indexes[0]][0], Batched):
+                spread[indexes[0]] = (ok, value)
+            elif ok:
+                for index, result in zip(indexes, value, strict=True):
+                    spread[index] = (True, result)
+            else:
+                again.extend(indexes)
+        if again:
+            alone = [_alone(group[index][0]) for index in again]
+            for index, outcome in zip(again, self._run_units(conn, alone), strict=True):
+                spread[index] = outcome
+        assert all(outcome is not None for outcome in spread)
+        return spread  # type: ignore[return-value]
+
+
+def _gathered(entries: list[Any]) -> tuple[list[Work], list[list[int]]]:
+    """The works a group runs: a plain entry is its own; the `Batched` entries of one kind are one work, at the
+    place of the first. With, per work, the indexes of the entries it answers."""
+    works: list[Work] = []
+    members: list[list[int]] = []
+    batch_at: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Batched):
+            works.append(entry)
+            members.append([index])
+        elif entry.kind in batch_at:
+            members[batch_at[entry.kind]].append(index)
+        else:
+            batch_at[entry.kind] = len(works)
+            works.append(entry.run)  # bound below, once every item of the kind is known
+            members.append([index])
+    for position in batch_at.values():
+        run, items = works[position], [entries[index].item for index in members[position]]
+        works[position] = lambda conn, run=run, items=items: run(conn, items)  # type: ignore[misc]
+    return works, members
+
+
+def _alone(entry: Batched) -> Work:
+    return lambda conn: entry.run(conn, [entry.item])[0]
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     for future, ok, value in items:
@@ -245,7 +330,8 @@ def _migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
             continue
         try:
             for statement in _statements(script):
-                conn.execute(statement)
+                if not statement.startswith(POSTGRESQL_ONLY):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={index}")
             conn.execute("COMMIT")
         except Exception:

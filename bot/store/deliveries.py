@@ -14,9 +14,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.store.db import Database, in_lists
 from bot.store.delivery_body import pack, unpack
+from bot.store.delivery_keys import DeliveryKeys
 
 MAX_ATTEMPTS = 3
 #: delay before attempt n+1 (seconds), by attempt number n
@@ -44,6 +46,9 @@ class IncomingDelivery:
     received_at: float
     #: the body as stored (bot/delivery_body.py), when whoever verified it packed it already
     packed: bytes | None = None
+    #: its digest and ordering key, when whoever verified it derived them already; then, with `packed`, `body`
+    #: may be empty (the core process stores what an intake process verified without unpacking it)
+    keys: DeliveryKeys | None = None
 
     def stored_body(self) -> bytes:
         return self.packed if self.packed is not None else pack(self.body)
@@ -79,34 +84,38 @@ class DeliveryStore:
 
     async def record(self, delivery: IncomingDelivery) -> bool:
         """Store a verified delivery durably; False when its id was already stored (a redelivery), or when
-        the same signed body was stored under another id (a replay: GitHub's own redeliveries keep the id)."""
-        packed = delivery.stored_body()
-        digest = hashlib.sha256(delivery.body).digest() if self.replay_check else None
-        order_key = self.order_key(delivery.body) if self.order_key is not None else None
+        the same signed body was stored under another id (a replay: GitHub's own redeliveries keep the id).
 
-        def work(conn: sqlite3.Connection) -> bool:
-            # two replicas storing one id at once: the second waits for the first's commit, then does nothing
-            cur = conn.execute(
-                "INSERT INTO deliveries"
-                " (id, event, action, installation_id, body, received_at, body_digest, order_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    delivery.id,
-                    delivery.event,
-                    delivery.action,
-                    delivery.installation_id,
-                    packed,
-                    delivery.received_at,
-                    digest,
-                    order_key,
-                ),
-            )
-            stored = cur.rowcount == 1
-            if stored and self.notify is not None:  # sent with the next statement, not waited for
-                conn.defer(f"NOTIFY {self.notify}")  # type: ignore[attr-defined]
-            return stored
+        The deliveries that arrive while a group commit runs are stored by one multi-row INSERT in the next
+        (`Database.write_batched`): one round trip to PostgreSQL for the whole group, not one per delivery."""
+        keys = delivery.keys
+        digest = None
+        if self.replay_check:
+            digest = keys.digest if keys is not None else hashlib.sha256(delivery.body).digest()
+        order_key = None
+        if self.order_key is not None:
+            order_key = keys.order_key if keys is not None else self.order_key(delivery.body)
+        row = (delivery.id, delivery.event, delivery.action, delivery.installation_id, delivery.stored_body(),
+               delivery.received_at, digest, order_key)
+        return bool(await self.db.write_batched("deliveries.record", row, self._store_rows))
 
-        return await self.db.write(work)
+    def _store_rows(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
+        """Insert `rows` at once; True for each row stored, False for an id or a signed body stored already (or
+        earlier in `rows`). Two replicas storing one id at once: the second waits for the first's commit, then
+        stores nothing."""
+        first: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            first.setdefault(row[0], index)
+        fresh = [rows[index] for index in first.values()]
+        cur = conn.execute(
+            "INSERT INTO deliveries (id, event, action, installation_id, body, received_at, body_digest, order_key)"
+            " VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(fresh)) + " ON CONFLICT DO NOTHING RETURNING id",
+            [value for row in fresh for value in row],
+        )
+        stored = {str(found[0]) for found in cur.fetchall()}
+        if stored and self.notify is not None:  # sent with the next statement, not waited for
+            conn.defer(f"NOTIFY {self.notify}")
+        return [row[0] in stored and first[row[0]] == index for index, row in enumerate(rows)]
 
     async def due(self, limit: int, exclude: set[str]) -> list[str]:
         """Ids of pending deliveries whose next attempt is due, oldest first."""

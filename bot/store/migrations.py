@@ -227,4 +227,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN order_key TEXT;
     CREATE INDEX deliveries_order ON deliveries(order_key, received_at) WHERE state = 'pending'
     """,
+    # 18: a delivery claim (bot/dispatch/delivery_claims.py) takes each ordering key's oldest pending delivery
+    # (received_at, then id: the index gives it in one probe) and asks whether any delivery of the key is under
+    # a lease: only the few deliveries being handled are indexed
+    """
+    DROP INDEX deliveries_order;
+    CREATE INDEX deliveries_order ON deliveries(order_key, received_at, id) WHERE state = 'pending';
+    CREATE INDEX deliveries_leased ON deliveries(order_key) WHERE state = 'pending' AND lease_until IS NOT NULL;
+    /* postgresql */ ALTER TABLE deliveries ALTER COLUMN body SET STORAGE EXTERNAL;
+    /* postgresql */ ALTER TABLE deliveries SET (toast_tuple_target = 8160)
+    """,
 ]

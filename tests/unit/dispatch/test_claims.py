@@ -192,6 +192,24 @@ async def test_an_expired_delivery_lease_is_claimed_again_before_its_issue_moves
     assert after.id == "d-2"
 
 
+async def test_a_claim_takes_each_issue_s_oldest_due_delivery_and_a_retry_does_not_hold_its_issue_back(
+        replicas: tuple[Database, Database]) -> None:
+    db, _ = replicas
+    store = DeliveryStore(db, order_key=body_ordering_key)
+    now = time.time()
+    for n, number in enumerate([5, 5, 9, None, 9, None, 5]):
+        await store.record(delivery(n, number, now + n / 1000))
+    claims = DeliveryClaims(db, "a", 30)
+    first = await claims.claim(10)  # issue 5's d-0, issue 9's d-2, and both without an issue, oldest first
+    assert [d.id for d in first] == ["d-0", "d-2", "d-3", "d-5"]
+    assert await claims.claim(10) == []  # the rest wait behind a lease of their issue
+    assert await store.finish("d-0", ["boom"], 1, owner="a") == "pending"  # d-0 waits 30 s for its retry
+    (second,) = await claims.claim(10)
+    assert second.id == "d-1"  # a retry does not hold its issue back (as in one process)
+    await store.finish("d-2", [], 1, owner="a")
+    assert [d.id for d in await claims.claim(1)] == ["d-4"]  # the limit holds
+
+
 async def test_two_replicas_storing_one_delivery_id_at_once_store_it_once(replicas: tuple[Database, Database]) -> None:
     db_a, db_b = replicas
     store_a, store_b = DeliveryStore(db_a), DeliveryStore(db_b)
