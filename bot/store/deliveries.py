@@ -152,24 +152,12 @@ class DeliveryStore:
         return await self.db.read(work)
 
     async def start_attempt(self, delivery_id: str) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", (delivery_id,))
-
-        await self.db.write(work)
+        """Count an attempt. The attempts that start during one group commit are one batch (one round trip)."""
+        await self.db.write_batched("deliveries.start_attempt", (delivery_id,), _start_attempts)
 
     async def callback_done(self, delivery_id: str, callback: str) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            (done,) = conn.execute(
-                "SELECT done_callbacks FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-            names = set(json.loads(done))
-            names.add(callback)
-            conn.execute(
-                "UPDATE deliveries SET done_callbacks = ? WHERE id = ?",
-                (json.dumps(sorted(names)), delivery_id),
-            )
-
-        await self.db.write(work)
+        """Record that a callback completed (it never runs again for this delivery), batched like `finish`."""
+        await self.db.write_batched("deliveries.callback_done", (delivery_id, callback), _callbacks_done)
 
     async def finish(self, delivery_id: str, errors: list[str], attempt: int, owner: str | None = None) -> str:
         """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`). With `owner`
@@ -182,18 +170,9 @@ class DeliveryStore:
         else:
             state, next_at, error = "pending", now + RETRY_DELAYS.get(attempt, 300.0), "\n".join(errors)
 
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE deliveries SET state = ?, next_attempt_at = ?, error = ?, lease_until = NULL,"
-                " handled_at = CASE WHEN ? != 'pending' THEN ? ELSE handled_at END,"
-                " handled_count = handled_count + CASE WHEN ? = 'handled' THEN 1 ELSE 0 END,"
-                " body = CASE WHEN ? = 'handled' THEN ? ELSE body END"
-                " WHERE id = ?" + (" AND claimed_by = ?" if owner is not None else ""),
-                (state, next_at, error, state, now, state, state, b"", delivery_id,
-                 *((owner,) if owner is not None else ())),
-            )
-
-        await self.db.write(work)
+        claim = (owner,) if owner is not None else ()
+        params = (state, next_at, error, state, now, state, state, b"", delivery_id, *claim)
+        await self.db.write_batched("deliveries.finish", params, _finish_attempts)
         return state
 
     async def replay(self, delivery_id: str) -> bool:
@@ -238,3 +217,46 @@ class DeliveryStore:
         return await self.db.read(
             lambda conn: conn.execute("SELECT count(*) FROM deliveries WHERE state = 'pending'").fetchone()[0]
         )
+
+
+_FINISH = (
+    "UPDATE deliveries SET state = ?, next_attempt_at = ?, error = ?, lease_until = NULL,"
+    " handled_at = CASE WHEN ? != 'pending' THEN ? ELSE handled_at END,"
+    " handled_count = handled_count + CASE WHEN ? = 'handled' THEN 1 ELSE 0 END,"
+    " body = CASE WHEN ? = 'handled' THEN ? ELSE body END"
+    " WHERE id = ?"
+)
+
+
+def _start_attempts(conn: Any, rows: list[tuple[str]]) -> list[None]:
+    conn.executemany("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", rows)
+    return [None] * len(rows)
+
+
+def _finish_attempts(conn: Any, rows: list[tuple[Any, ...]]) -> list[None]:
+    """The attempts that ended during one group commit, in one round trip (`executemany` is pipelined on
+    PostgreSQL). A row with an owner (several replicas) finishes only while that replica holds the claim."""
+    claimed = [row for row in rows if len(row) == 10]
+    unclaimed = [row for row in rows if len(row) == 9]
+    if unclaimed:
+        conn.executemany(_FINISH, unclaimed)
+    if claimed:
+        conn.executemany(_FINISH + " AND claimed_by = ?", claimed)
+    return [None] * len(rows)
+
+
+def _callbacks_done(conn: Any, rows: list[tuple[str, str]]) -> list[None]:
+    """Add each (delivery, callback) to its delivery's completed callbacks: one read, one pipelined write."""
+    added: dict[str, set[str]] = {}
+    for delivery_id, callback in rows:
+        added.setdefault(delivery_id, set()).add(callback)
+    ids = sorted(added)
+    done: dict[str, set[str]] = {}
+    for chunk, marks in in_lists(ids):
+        for found in conn.execute(f"SELECT id, done_callbacks FROM deliveries WHERE id IN ({marks})", chunk):
+            done[str(found[0])] = set(json.loads(found[1]))
+    updates = [(json.dumps(sorted(done[i] | added[i])), i) for i in ids if i in done]
+    if updates:
+        conn.executemany("UPDATE deliveries SET done_callbacks = ? WHERE id = ?", updates)
+    return [None] * len(rows)
+

@@ -122,3 +122,23 @@ async def test_a_delivery_the_store_refuses_fails_alone_and_its_batch_is_stored(
     assert isinstance(answers[1], Exception)
     ids = await database.read(lambda c: [r[0] for r in c.execute("SELECT id FROM deliveries ORDER BY id").fetchall()])
     assert ids == ["x1", "x2"]
+
+
+async def test_the_handling_s_writes_of_one_group_are_batched_and_each_keeps_its_meaning(database: Database) -> None:
+    store = DeliveryStore(database)
+    for n in (1, 2, 3):
+        assert await store.record(incoming(f"h{n}", b'{"h": %d}' % n))
+    await database.write(lambda c: c.execute("UPDATE deliveries SET claimed_by = 'b' WHERE id = 'h2'"))
+    async with writer_held(database) as release:
+        tasks = await queued(database, 7, [
+            store.start_attempt("h1"), store.start_attempt("h1"),  # two attempts: both counted
+            store.callback_done("h1", "b"), store.callback_done("h1", "a"), store.callback_done("h3", "a"),
+            store.finish("h2", [], 1, owner="a"),  # replica b holds h2: a's finish changes nothing
+            store.finish("h3", [], 1),
+        ])
+        release.set()
+        answers = await asyncio.gather(*tasks)
+    assert answers[-2:] == ["handled", "handled"]
+    rows = await database.read(lambda c: {r[0]: (r[1], r[2], r[3]) for r in c.execute(
+        "SELECT id, attempts, done_callbacks, state FROM deliveries").fetchall()})
+    assert rows == {"h1": (2, '["a", "b"]', "pending"), "h2": (0, "[]", "pending"), "h3": (0, '["a"]', "handled")}
