@@ -157,7 +157,9 @@ class DeliveryStore:
 
     async def callback_done(self, delivery_id: str, callback: str) -> None:
         """Record that a callback completed (it never runs again for this delivery), batched like `finish`."""
-        await self.db.write_batched("deliveries.callback_done", (delivery_id, callback), _callbacks_done)
+        locking = self.db.dialect == "postgresql"
+        await self.db.write_batched("deliveries.callback_done", (delivery_id, callback),
+                                    _callbacks_done_locking if locking else _callbacks_done)
 
     async def finish(self, delivery_id: str, errors: list[str], attempt: int, owner: str | None = None) -> str:
         """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`). With `owner`
@@ -245,15 +247,25 @@ def _finish_attempts(conn: Any, rows: list[tuple[Any, ...]]) -> list[None]:
     return [None] * len(rows)
 
 
-def _callbacks_done(conn: Any, rows: list[tuple[str, str]]) -> list[None]:
-    """Add each (delivery, callback) to its delivery's completed callbacks: one read, one pipelined write."""
+def _callbacks_done_locking(conn: Any, rows: list[tuple[str, str]]) -> list[None]:
+    return _callbacks_done(conn, rows, lock=" FOR UPDATE")
+
+
+def _callbacks_done(conn: Any, rows: list[tuple[str, str]], lock: str = "") -> list[None]:
+    """Add each (delivery, callback) to its delivery's completed callbacks: one read, one pipelined write.
+
+    On PostgreSQL the read locks the rows (in id order, so two batches never wait on each other in a circle):
+    two callbacks of one delivery that complete at once may be committed by two batch writers, and without the
+    lock the second would write a list read before the first's commit, losing it (its callback would run
+    again). SQLite has one writer: nothing to lock."""
     added: dict[str, set[str]] = {}
     for delivery_id, callback in rows:
         added.setdefault(delivery_id, set()).add(callback)
     ids = sorted(added)
     done: dict[str, set[str]] = {}
     for chunk, marks in in_lists(ids):
-        for found in conn.execute(f"SELECT id, done_callbacks FROM deliveries WHERE id IN ({marks})", chunk):
+        query = f"SELECT id, done_callbacks FROM deliveries WHERE id IN ({marks}) ORDER BY id{lock}"
+        for found in conn.execute(query, chunk):
             done[str(found[0])] = set(json.loads(found[1]))
     updates = [(json.dumps(sorted(done[i] | added[i])), i) for i in ids if i in done]
     if updates:

@@ -142,3 +142,22 @@ async def test_the_handling_s_writes_of_one_group_are_batched_and_each_keeps_its
     rows = await database.read(lambda c: {r[0]: (r[1], r[2], r[3]) for r in c.execute(
         "SELECT id, attempts, done_callbacks, state FROM deliveries").fetchall()})
     assert rows == {"h1": (2, '["a", "b"]', "pending"), "h2": (0, "[]", "pending"), "h3": (0, '["a"]', "handled")}
+
+
+async def test_callbacks_of_one_delivery_completing_at_once_are_all_recorded(database: Database) -> None:
+    """On PostgreSQL two batch writers may each take one of them: each reads the list under a row lock, so the
+    second sees the first's commit (without the lock, one completion was lost and its callback would run again)."""
+    store = DeliveryStore(database)
+    ids = [f"c{n}" for n in range(40)]
+    for delivery_id in ids:
+        assert await store.record(incoming(delivery_id, delivery_id.encode()))
+    names = ["alpha", "beta", "gamma", "delta"]
+
+    async def done_later(delivery_id: str, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)  # spread over many group commits, and so over both batch writers
+        await store.callback_done(delivery_id, name)
+
+    await asyncio.gather(*(done_later(i, name, (n % 7) * 0.0007 + k * 0.0003)
+                           for n, i in enumerate(ids) for k, name in enumerate(names)))
+    rows = await database.read(lambda c: c.execute("SELECT done_callbacks FROM deliveries").fetchall())
+    assert [row[0] for row in rows] == ['["alpha", "beta", "delta", "gamma"]'] * len(ids)
