@@ -48,9 +48,7 @@ from bot.runtime.logs import delivery_context
 from bot.runtime.metrics import Metrics
 from bot.runtime.redaction import redact
 from bot.store.deliveries import MAX_ATTEMPTS, DeliveryStore, IncomingDelivery, StoredDelivery
-from bot.store.delivery_keys import body_ordering_key, ordering_key
-
-__all__ = ["DeliveryWorker", "HandlerArgs", "body_ordering_key", "ordering_key"]
+from bot.store.delivery_keys import ordering_key
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from gidgethub import routing
 from bot.dispatch.claims import JOBS_CHANNEL, default_replica_id
 from bot.dispatch.delivery_claims import DELIVERIES_CHANNEL, DeliveryClaims
 from bot.dispatch.jobs import JobQueue
-from bot.dispatch.worker import DeliveryWorker, HandlerArgs, body_ordering_key
+from bot.dispatch.worker import DeliveryWorker, HandlerArgs
 from bot.github.client import convert_manifest
 from bot.intake.acceptance import MAX_BODY, WebhookIntake
 from bot.intake.pacing import HandlingPacer, IntakePressure
@@ -40,6 +40,7 @@ from bot.runtime.redaction import register_secret
 from bot.runtime.setup_page import SetupFlow
 from bot.store.db import Database, open_database
 from bot.store.deliveries import DeliveryStore
+from bot.store.delivery_keys import body_ordering_key
 from bot.store.migrations import MIGRATIONS
 from config.settings import Settings, load_settings
 

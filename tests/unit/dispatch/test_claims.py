@@ -17,9 +17,9 @@ import pytest_asyncio
 from bot.dispatch.claims import JOBS_CHANNEL, LeasedClaims
 from bot.dispatch.delivery_claims import DeliveryClaims
 from bot.dispatch.jobs import Job, JobQueue
-from bot.dispatch.worker import body_ordering_key
 from bot.store.db import Database, open_database
 from bot.store.deliveries import DeliveryStore, IncomingDelivery
+from bot.store.delivery_keys import body_ordering_key
 from bot.store.migrations import MIGRATIONS
 from bot.store.pg_listen import Listener
 
