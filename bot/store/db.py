@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 512
 
 _STOP = object()
-#: a migration statement that starts with this runs on PostgreSQL only (a storage setting SQLite has not)
-POSTGRESQL_ONLY = "/* postgresql */"
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,8 @@ class Database:
     #: the statement that opens a group's transaction (SQLite: take the write lock at once)
     begin = "BEGIN IMMEDIATE"
 
+    #: appended to a SELECT whose rows a batch then changes: none on SQLite (one writer at a time)
+    row_lock = ""
     #: threads that commit batched writes (`write_batched`) beside the writer, each on its own connection;
     #: 0: the writer commits them (SQLite has one write lock: a second writer would only wait for it)
     batch_writers = 0
@@ -288,23 +288,24 @@ class Database:
 def _gathered(entries: list[Any]) -> tuple[list[Work], list[list[int]]]:
     """The works a group runs: a plain entry is its own; the `Batched` entries of one kind are one work, at the
     place of the first. With, per work, the indexes of the entries it answers."""
-    works: list[Work] = []
     members: list[list[int]] = []
-    batch_at: dict[str, int] = {}
+    batch_at: dict[str, list[int]] = {}
     for index, entry in enumerate(entries):
-        if not isinstance(entry, Batched):
-            works.append(entry)
-            members.append([index])
-        elif entry.kind in batch_at:
-            members[batch_at[entry.kind]].append(index)
-        else:
-            batch_at[entry.kind] = len(works)
-            works.append(entry.run)  # bound below, once every item of the kind is known
-            members.append([index])
-    for position in batch_at.values():
-        run, items = works[position], [entries[index].item for index in members[position]]
-        works[position] = lambda conn, run=run, items=items: run(conn, items)  # type: ignore[misc]
-    return works, members
+        if isinstance(entry, Batched) and entry.kind in batch_at:
+            batch_at[entry.kind].append(index)
+            continue
+        members.append([index])
+        if isinstance(entry, Batched):
+            batch_at[entry.kind] = members[-1]
+    return [_work(entries, indexes) for indexes in members], members
+
+
+def _work(entries: list[Any], indexes: list[int]) -> Work:
+    first = entries[indexes[0]]
+    if not isinstance(first, Batched):
+        return first
+    items = [entries[index].item for index in indexes]
+    return lambda conn: first.run(conn, items)
 
 
 def _alone(entry: Batched) -> Work:
@@ -330,8 +331,7 @@ def _migrate(conn: sqlite3.Connection, migrations: list[str]) -> None:
             continue
         try:
             for statement in _statements(script):
-                if not statement.startswith(POSTGRESQL_ONLY):
-                    conn.execute(statement)
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version={index}")
             conn.execute("COMMIT")
         except Exception:

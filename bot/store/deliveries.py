@@ -8,6 +8,7 @@ was in flight.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -157,9 +158,8 @@ class DeliveryStore:
 
     async def callback_done(self, delivery_id: str, callback: str) -> None:
         """Record that a callback completed (it never runs again for this delivery), batched like `finish`."""
-        locking = self.db.dialect == "postgresql"
         await self.db.write_batched("deliveries.callback_done", (delivery_id, callback),
-                                    _callbacks_done_locking if locking else _callbacks_done)
+                                    functools.partial(_callbacks_done, lock=self.db.row_lock))
 
     async def finish(self, delivery_id: str, errors: list[str], attempt: int, owner: str | None = None) -> str:
         """Close an attempt; returns the new state (`handled`, `pending` for a retry, or `failed`). With `owner`
@@ -172,9 +172,8 @@ class DeliveryStore:
         else:
             state, next_at, error = "pending", now + RETRY_DELAYS.get(attempt, 300.0), "\n".join(errors)
 
-        claim = (owner,) if owner is not None else ()
-        params = (state, next_at, error, state, now, state, state, b"", delivery_id, *claim)
-        await self.db.write_batched("deliveries.finish", params, _finish_attempts)
+        params = (state, next_at, error, state, now, state, state, b"", delivery_id)
+        await self.db.write_batched("deliveries.finish", (params, owner), _finish_attempts)
         return state
 
     async def replay(self, delivery_id: str) -> bool:
@@ -235,11 +234,11 @@ def _start_attempts(conn: Any, rows: list[tuple[str]]) -> list[None]:
     return [None] * len(rows)
 
 
-def _finish_attempts(conn: Any, rows: list[tuple[Any, ...]]) -> list[None]:
+def _finish_attempts(conn: Any, rows: list[tuple[tuple[Any, ...], str | None]]) -> list[None]:
     """The attempts that ended during one group commit, in one round trip (`executemany` is pipelined on
     PostgreSQL). A row with an owner (several replicas) finishes only while that replica holds the claim."""
-    claimed = [row for row in rows if len(row) == 10]
-    unclaimed = [row for row in rows if len(row) == 9]
+    claimed = [(*params, owner) for params, owner in rows if owner is not None]
+    unclaimed = [params for params, owner in rows if owner is None]
     if unclaimed:
         conn.executemany(_FINISH, unclaimed)
     if claimed:
@@ -247,17 +246,13 @@ def _finish_attempts(conn: Any, rows: list[tuple[Any, ...]]) -> list[None]:
     return [None] * len(rows)
 
 
-def _callbacks_done_locking(conn: Any, rows: list[tuple[str, str]]) -> list[None]:
-    return _callbacks_done(conn, rows, lock=" FOR UPDATE")
-
-
-def _callbacks_done(conn: Any, rows: list[tuple[str, str]], lock: str = "") -> list[None]:
+def _callbacks_done(conn: Any, rows: list[tuple[str, str]], lock: str) -> list[None]:
     """Add each (delivery, callback) to its delivery's completed callbacks: one read, one pipelined write.
 
-    On PostgreSQL the read locks the rows (in id order, so two batches never wait on each other in a circle):
-    two callbacks of one delivery that complete at once may be committed by two batch writers, and without the
-    lock the second would write a list read before the first's commit, losing it (its callback would run
-    again). SQLite has one writer: nothing to lock."""
+    On PostgreSQL the read locks the rows (`lock`, the store's `row_lock`), in id order so that two batches
+    never wait on each other in a circle: two callbacks of one delivery that complete at once may be committed
+    by two batch writers, and without the lock the second would write a list read before the first's commit,
+    losing it (its callback would run again). SQLite has one writer: nothing to lock."""
     added: dict[str, set[str]] = {}
     for delivery_id, callback in rows:
         added.setdefault(delivery_id, set()).add(callback)

@@ -233,8 +233,6 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX deliveries_order;
     CREATE INDEX deliveries_order ON deliveries(order_key, received_at, id) WHERE state = 'pending';
-    CREATE INDEX deliveries_leased ON deliveries(order_key) WHERE state = 'pending' AND lease_until IS NOT NULL;
-    /* postgresql */ ALTER TABLE deliveries ALTER COLUMN body SET STORAGE EXTERNAL;
-    /* postgresql */ ALTER TABLE deliveries SET (toast_tuple_target = 8160)
+    CREATE INDEX deliveries_leased ON deliveries(order_key) WHERE state = 'pending' AND lease_until IS NOT NULL
     """,
 ]

@@ -197,10 +197,13 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
     begin = "BEGIN"
-    #: webhook intake's batched INSERTs (bot/store/deliveries.py) commit on connections of their own: they do not
-    #: wait behind the handling's units in the writer's group, and while one batch waits for its commit the
-    #: next is already sent (the server flushes their WAL together). Two: a third gained nothing on 2 cores.
+    #: batched writes (bot/store/deliveries.py: stored deliveries, attempts, completed callbacks) commit on
+    #: connections of their own: they do not wait behind the other units in the writer's group, and while one
+    #: batch waits for its commit the next is already sent (the server flushes their WAL together). Two: a third
+    #: gained nothing on 2 cores.
     batch_writers = 2
+    #: two batch writers may change one row: a batch's read of it waits for the other's commit
+    row_lock = " FOR UPDATE"
 
     def __init__(self, url: str) -> None:
         super().__init__(redacted(url))
