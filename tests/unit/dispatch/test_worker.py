@@ -127,27 +127,33 @@ async def test_gives_up_after_max_attempts(database_url: str, monkeypatch: pytes
     await db.close()
 
 
-async def test_same_thread_in_order_and_overflow_spills_to_store(database_url: str) -> None:
-    db, store = await open_store(database_url)
-    order: list[int] = []
+async def work_through(store: DeliveryStore, deliveries: list[IncomingDelivery], wait: float,
+                       **options: Any) -> list[int]:
+    """Run a worker over `deliveries` (each stored, then notified, as the intake does) until it is idle; the
+    `seq` of each delivery handled, in handling order."""
+    seen: list[int] = []
     router = routing.Router()
 
     @router.register("issues")
     async def record(event: sansio.Event, ctx: Any) -> None:
-        order.append(event.data["seq"])
+        seen.append(event.data["seq"])
 
-    worker = DeliveryWorker(
-        store=store, router=router, handler_args=no_context, metrics=Metrics(),
-        concurrency=4, queue_limit=5, scan_interval=0.05,
-    )
+    worker = DeliveryWorker(store=store, router=router, handler_args=no_context, metrics=Metrics(), **options)
     await worker.start()
     try:
-        for i in range(60):
-            await store.record(incoming(i, number=7))
-            worker.notify(incoming(i, number=7))
-        await worker.wait_idle(20)
+        for delivery in deliveries:
+            await store.record(delivery)
+            worker.notify(delivery)
+        await worker.wait_idle(wait)
     finally:
         await worker.stop()
+    return seen
+
+
+async def test_same_thread_in_order_and_overflow_spills_to_store(database_url: str) -> None:
+    db, store = await open_store(database_url)
+    order = await work_through(store, [incoming(i, number=7) for i in range(60)], 20,
+                               concurrency=4, queue_limit=5, scan_interval=0.05)
     assert order == list(range(60))  # one thread: exactly the order received, overflow included
     assert all(s == ("handled", 1, None) for s in (await states(db)).values())
     await db.close()
@@ -158,25 +164,8 @@ async def test_a_burst_larger_than_the_queue_is_worked_off_without_waiting_for_t
 ) -> None:
     """The queue refills from the store as it empties, not once per `scan_interval` (an hour here)."""
     db, store = await open_store(database_url)
-    seen: list[int] = []
-    router = routing.Router()
-
-    @router.register("issues")
-    async def record(event: sansio.Event, ctx: Any) -> None:
-        seen.append(event.data["seq"])
-
-    worker = DeliveryWorker(
-        store=store, router=router, handler_args=no_context, metrics=Metrics(),
-        concurrency=4, queue_limit=8, scan_interval=3600,
-    )
-    await worker.start()
-    try:
-        for i in range(200):
-            await store.record(incoming(i, number=i))
-            worker.notify(incoming(i, number=i))
-        await worker.wait_idle(60)
-    finally:
-        await worker.stop()
+    seen = await work_through(store, [incoming(i, number=i) for i in range(200)], 60,
+                              concurrency=4, queue_limit=8, scan_interval=3600)
     assert sorted(seen) == list(range(200))
     await db.close()
 
