@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,10 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from tests.fakes.github_ids import new_rsa_key
 from tests.support.required import unavailable
+from tests.support.serve_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -55,12 +53,6 @@ def privileged_works(image: str) -> bool:
     return run.returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def build_sources() -> list[str]:
     """What the project copy needs: the compose files, deploy/, and whatever the Dockerfile COPYs."""
     copied = re.findall(r"^COPY\s+(?!--)(.+?)\s+\S+\s*$", (ROOT / "Dockerfile").read_text(), re.M)
@@ -79,8 +71,7 @@ def copy_project(target: Path) -> None:
 
 def dummy_app_env(public_url: str) -> str:
     """A `.env` as `make run`'s setup page writes it, for an App that does not exist (a fresh RSA key)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    key, _public = new_rsa_key()
     values = {
         "GITHUB_APP_ID": "12345",
         "GITHUB_PRIVATE_KEY": key.strip().replace("\n", "\\n"),
